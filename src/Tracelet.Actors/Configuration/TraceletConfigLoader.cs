@@ -1,0 +1,201 @@
+using System.Collections.Immutable;
+using System.Text;
+using Akka.Configuration;
+
+namespace Tracelet.Actors.Configuration;
+
+/// <summary>Where a setting came from: a file and a line.</summary>
+public readonly record struct SettingOrigin(string File, int Line);
+
+/// <summary>The node's merged configuration, with the file and line of every key a file set.</summary>
+public sealed record LoadedConfig(Config Config, ImmutableDictionary<string, SettingOrigin> Origins)
+{
+    /// <summary>The file and line that set <paramref name="path"/>, or the closest enclosing key that was set in a file.</summary>
+    public SettingOrigin? OriginOf(string path)
+    {
+        for (var p = path; p.Length > 0; p = p.Contains('.') ? p[..p.LastIndexOf('.')] : "")
+        {
+            if (Origins.TryGetValue(p, out var origin)) return origin;
+        }
+        return null;
+    }
+
+    /// <summary>A configuration error about <paramref name="path"/>, located where a file set it.</summary>
+    public TraceletConfigException Error(string path, string reason)
+    {
+        var origin = OriginOf(path);
+        return origin is { } o
+            ? new TraceletConfigException(o.File, o.Line, null, path, reason)
+            : new TraceletConfigException("configuration", null, null, path, reason);
+    }
+
+    /// <summary>A setting as text; "" when absent.</summary>
+    public string Text(string path)
+    {
+        try
+        {
+            return Config.GetString(path, "") ?? "";
+        }
+        catch (Exception e) when (e is not TraceletConfigException)
+        {
+            throw Error(path, $"expected a string: {e.Message}");
+        }
+    }
+
+    /// <summary>A boolean setting (on/off, true/false, yes/no).</summary>
+    public bool Bool(string path)
+    {
+        var text = Text(path).ToLowerInvariant();
+        return text switch
+        {
+            "on" or "true" or "yes" => true,
+            "off" or "false" or "no" => false,
+            _ => throw Error(path, $"'{text}' is not a boolean (use on/off or true/false)"),
+        };
+    }
+
+    /// <summary>A duration setting (500ms, 2s, 1m...).</summary>
+    public TimeSpan Duration(string path)
+    {
+        var text = Text(path);
+        if (Tracelet.Abstractions.DurationText.TryParse(text, out var d)) return d;
+        throw Error(path, $"'{text}' is not a duration (write it like 500ms, 2s, 1m)");
+    }
+
+    /// <summary>A number setting within a range.</summary>
+    public double Number(string path, double min, double max)
+    {
+        var text = Text(path);
+        if (double.TryParse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var n) && n >= min && n <= max)
+            return n;
+        throw Error(path, $"'{text}' is not a number between {min} and {max}");
+    }
+}
+
+/// <summary>
+/// Loads the node's configuration: reference.conf, then the given HOCON files in order (a later
+/// file wins), then TRACELET_* environment overrides. Refuses malformed files and unknown
+/// <c>tracelet.*</c> keys, naming the file, line and key.
+/// </summary>
+public static class TraceletConfigLoader
+{
+    private const string ResourceName = "Tracelet.Actors.reference.conf";
+
+    private static readonly Lazy<(string Text, ImmutableHashSet<string> Keys)> Reference = new(() =>
+    {
+        using var stream = typeof(TraceletConfigLoader).Assembly.GetManifestResourceStream(ResourceName)
+            ?? throw new InvalidOperationException($"embedded resource {ResourceName} is missing");
+        using var reader = new StreamReader(stream);
+        var text = reader.ReadToEnd();
+        var keys = HoconSyntaxChecker.Check(text, "reference.conf").Keys.ToImmutableHashSet();
+        return (text, keys);
+    });
+
+    /// <summary>Environment variables that override settings, and the key each one sets.</summary>
+    public static readonly ImmutableDictionary<string, string> EnvironmentOverrides = new Dictionary<string, string>
+    {
+        ["TRACELET_NODE_ID"] = "tracelet.node-id",
+        ["TRACELET_DATA_DIR"] = "tracelet.data-dir",
+        ["TRACELET_POSTGRES"] = "tracelet.persistence.connection-string",
+        ["TRACELET_PERSISTENCE_PROVIDER"] = "tracelet.persistence.provider",
+        ["TRACELET_HTTP_HOSTNAME"] = "tracelet.http.hostname",
+        ["TRACELET_HTTP_PORT"] = "tracelet.http.port",
+        ["TRACELET_HTTP_TOKEN"] = "tracelet.http.token",
+    }.ToImmutableDictionary();
+
+    /// <summary>Only the defaults of reference.conf (plus Akka's own).</summary>
+    public static Config ReferenceConfig() => ConfigurationFactory.ParseString(Reference.Value.Text);
+
+    /// <summary>Loads and checks the configuration.</summary>
+    /// <param name="files">HOCON files, lowest precedence first.</param>
+    /// <param name="environment">Environment variables (pass <c>Environment.GetEnvironmentVariables()</c> as a dictionary).</param>
+    /// <param name="overrides">HOCON text with the highest precedence (command-line options), or null.</param>
+    public static LoadedConfig Load(IEnumerable<string> files, IReadOnlyDictionary<string, string> environment, string? overrides = null)
+    {
+        var origins = ImmutableDictionary.CreateBuilder<string, SettingOrigin>();
+        var config = ReferenceConfig();
+        foreach (var file in files)
+        {
+            var full = Path.GetFullPath(file);
+            if (!File.Exists(full)) throw new TraceletConfigException(file, null, null, null, "configuration file not found");
+            var text = File.ReadAllText(full);
+            var keys = ParseChecked(text, file, out var fileConfig);
+            foreach (var (path, line) in keys)
+            {
+                CheckKnown(path, file, line);
+                origins[path] = new SettingOrigin(file, line);
+            }
+            config = fileConfig.WithFallback(config);
+        }
+
+        var env = EnvironmentHocon(environment);
+        if (env.Length > 0) config = ParseTrusted(env, "environment").WithFallback(config);
+        if (!string.IsNullOrWhiteSpace(overrides))
+        {
+            var keys = ParseChecked(overrides, "command line", out var cli);
+            foreach (var (path, _) in keys) CheckKnown(path, "command line", null);
+            config = cli.WithFallback(config);
+        }
+        return new LoadedConfig(config, origins.ToImmutable());
+    }
+
+    private static ImmutableDictionary<string, int> ParseChecked(string text, string source, out Config config)
+    {
+        var keys = HoconSyntaxChecker.Check(text, source);
+        config = ParseTrusted(text, source);
+        return keys;
+    }
+
+    private static Config ParseTrusted(string text, string source)
+    {
+        try
+        {
+            return ConfigurationFactory.ParseString(text);
+        }
+        catch (Exception e) when (e is FormatException or ConfigurationException or ArgumentException)
+        {
+            throw new TraceletConfigException(source, null, null, null, e.Message.Split('\n')[0].Trim());
+        }
+    }
+
+    /// <summary>Refuses a <c>tracelet.*</c> key that reference.conf does not define.</summary>
+    private static void CheckKnown(string path, string source, int? line)
+    {
+        if (path != "tracelet" && !path.StartsWith("tracelet.", StringComparison.Ordinal)) return; // akka.* is Akka's
+        if (path.StartsWith("tracelet.plugins.", StringComparison.Ordinal))
+        {
+            // tracelet.plugins.<name>[.enabled|.config...|.pipeline...]
+            var rest = path["tracelet.plugins.".Length..];
+            var dot = rest.IndexOf('.');
+            if (dot < 0) return;
+            var setting = rest[(dot + 1)..];
+            var head = setting.Split('.')[0];
+            if (head is "enabled" or "config" or "pipeline") return;
+            throw new TraceletConfigException(source, line, null, path,
+                $"unknown plugin setting '{head}' (a plugin section takes enabled, config {{ }} and pipeline {{ }})");
+        }
+        var reference = Reference.Value.Keys;
+        if (reference.Contains(path)) return;
+        throw new TraceletConfigException(source, line, null, path, "unknown setting (not in reference.conf; check the spelling)");
+    }
+
+    private static string EnvironmentHocon(IReadOnlyDictionary<string, string> environment)
+    {
+        var sb = new StringBuilder();
+        foreach (var (variable, key) in EnvironmentOverrides.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+        {
+            if (environment.TryGetValue(variable, out var value) && !string.IsNullOrEmpty(value))
+                sb.Append(key).Append(" = ").Append(Quote(value)).Append('\n');
+        }
+        return sb.ToString();
+    }
+
+    /// <summary>Quotes a string for HOCON.</summary>
+    public static string Quote(string value) =>
+        "\"" + value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
+
+    /// <summary>The process environment as a dictionary.</summary>
+    public static IReadOnlyDictionary<string, string> ProcessEnvironment() =>
+        Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>()
+            .ToDictionary(e => (string)e.Key, e => (string?)e.Value ?? "", StringComparer.Ordinal);
+}

@@ -1,0 +1,351 @@
+using System.Collections.Immutable;
+using Akka.Actor;
+using Akka.Event;
+using Tracelet.Abstractions;
+
+namespace Tracelet.Actors.Plugins;
+
+/// <summary>
+/// Runs one plugin instance. Every plugin call runs on the thread pool and comes back as a
+/// message, one call at a time, so the plugin needs no locks and a slow plugin never blocks this
+/// actor's mailbox. A plugin exception never escapes: it becomes <see cref="InstanceFailed"/> for
+/// the manager, which decides whether to restart.
+/// </summary>
+internal sealed class PluginActor : ReceiveActor, IWithTimers
+{
+    private const string CollectTimer = "collect";
+    private const string StatusTimer = "status";
+
+    private readonly PluginDescriptor _descriptor;
+    private readonly PluginContext _context;
+    private readonly int _incarnation;
+    private readonly PluginManagerSettings _settings;
+    private readonly CancellationTokenSource _cts = new();
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Queue<MetricBatch> _queue = new();
+    private IPlugin? _plugin;
+    private bool _busy;
+    private bool _stopRequested;
+    private bool _started;
+    private bool _failed;
+
+    // Counters shown under "runtime" in status.
+    private long _collections;
+    private long _skippedTicks;
+    private long _samplesProduced;
+    private long _batchesWritten;
+    private long _samplesWritten;
+    private long _samplesRejected;
+    private long _samplesDropped;
+
+    public PluginActor(PluginDescriptor descriptor, PluginContext context, int incarnation, PluginManagerSettings settings)
+    {
+        _descriptor = descriptor;
+        _context = context;
+        _incarnation = incarnation;
+        _settings = settings;
+
+        Receive<CallCompleted>(Handle);
+        Receive<StartInstance>(Handle);
+        Receive<StopInstance>(_ => RequestStop());
+        Receive<CollectTick>(_ => Collect());
+        Receive<StatusTick>(_ => RefreshStatus());
+        Receive<MetricBatch>(Enqueue);
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(PluginDescriptor descriptor, PluginContext context, int incarnation, PluginManagerSettings settings) =>
+        Akka.Actor.Props.Create(() => new PluginActor(descriptor, context, incarnation, settings));
+
+    private string Name => _descriptor.Name;
+
+    protected override void PreStart()
+    {
+        try
+        {
+            _plugin = _descriptor.CreateInstance();
+        }
+        catch (Exception e)
+        {
+            Fail("initialize", Unwrap(e));
+            return;
+        }
+        var plugin = _plugin;
+        var context = _context;
+        Call("initialize", ct => Wrap(plugin.InitializeAsync(context, ct)));
+    }
+
+    protected override void PostStop()
+    {
+        _cts.Cancel();
+        _cts.Dispose();
+        Context.System.EventStream.Unsubscribe(Self);
+    }
+
+    private void Handle(StartInstance _)
+    {
+        if (_plugin is null || _failed) return;
+        var plugin = _plugin;
+        Call("start", ct => Wrap(plugin.StartAsync(ct)));
+    }
+
+    private void RequestStop()
+    {
+        _stopRequested = true;
+        Timers.CancelAll();
+        if (!_busy) StopPlugin();
+    }
+
+    private void StopPlugin()
+    {
+        if (_plugin is null || !_started)
+        {
+            Context.Parent.Tell(new InstanceStopped(Name, _incarnation, null));
+            Context.Stop(Self);
+            return;
+        }
+        var plugin = _plugin;
+        _started = false;
+        Call("stop", ct => Wrap(plugin.StopAsync(ct)));
+    }
+
+    private void Collect()
+    {
+        if (_plugin is not CollectorPlugin collector || !_started || _stopRequested) return;
+        if (_busy)
+        {
+            _skippedTicks++; // the previous collection is still running: never overlap calls
+            return;
+        }
+        var node = _context.NodeId;
+        var source = Name;
+        Call("collect", async ct =>
+        {
+            var buffer = new SampleBuffer(source, DateTimeOffset.UtcNow);
+            await collector.CollectAsync(buffer, ct).ConfigureAwait(false);
+            return buffer.Count == 0 ? null : new MetricBatch(node, source, buffer.Drain());
+        });
+    }
+
+    private void Enqueue(MetricBatch batch)
+    {
+        if (_plugin is not BackendPlugin || !_started || _stopRequested) return;
+        if (_queue.Count >= _settings.BackendQueueBatches)
+            _samplesDropped += _queue.Dequeue().Samples.Length; // drop-oldest: live metrics prefer the newest
+        _queue.Enqueue(batch);
+        WriteNext();
+    }
+
+    private void WriteNext()
+    {
+        if (_busy || _queue.Count == 0 || _plugin is not BackendPlugin backend || _stopRequested) return;
+        var batch = _queue.Dequeue();
+        var accepted = batch.Samples.Where(s => backend.CanHandle(s.Type)).ToImmutableArray();
+        _samplesRejected += batch.Samples.Length - accepted.Length;
+        if (accepted.IsEmpty)
+        {
+            WriteNext();
+            return;
+        }
+        var toWrite = accepted.Length == batch.Samples.Length ? batch : batch with { Samples = accepted };
+        Call("write", async ct =>
+        {
+            await backend.WriteAsync(toWrite, ct).ConfigureAwait(false);
+            return toWrite;
+        });
+    }
+
+    private void RefreshStatus()
+    {
+        if (_busy || _plugin is null) return;
+        Call("status", _ => Task.FromResult<object?>(null));
+    }
+
+    /// <summary>Runs one plugin call on the thread pool; the result, and the plugin's fresh status, come back as <see cref="CallCompleted"/>.</summary>
+    private void Call(string phase, Func<CancellationToken, Task<object?>> call)
+    {
+        _busy = true;
+        var plugin = _plugin!;
+        var token = _cts.Token;
+        Task.Run(async () =>
+        {
+            object? result = null;
+            Exception? error = null;
+            try
+            {
+                result = await call(token).ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                error = Unwrap(e);
+            }
+            return new CallCompleted(phase, result, error, SafeStatus(plugin));
+        }).PipeTo(Self);
+    }
+
+    private void Handle(CallCompleted done)
+    {
+        _busy = false;
+        if (done.Status is not null) ReportStatus(done.Status);
+        if (done.Error is not null)
+        {
+            if (done.Phase == "stop")
+            {
+                Context.Parent.Tell(new InstanceStopped(Name, _incarnation, $"{done.Error.GetType().Name}: {done.Error.Message}"));
+                Context.Stop(Self);
+                return;
+            }
+            _log.Warning(done.Error, "Plugin {Plugin} failed in {Phase}", Name, done.Phase);
+            Fail(done.Phase, done.Error);
+            return;
+        }
+        switch (done.Phase)
+        {
+            case "initialize":
+                Context.Parent.Tell(new InstanceInitialized(Name, _incarnation));
+                break;
+            case "start":
+                _started = true;
+                OnStarted();
+                Context.Parent.Tell(new InstanceStarted(Name, _incarnation));
+                break;
+            case "collect":
+                _collections++;
+                if (done.Result is MetricBatch batch)
+                {
+                    _samplesProduced += batch.Samples.Length;
+                    // Interim local delivery until the metric pipeline exists: every backend actor on this node subscribes.
+                    Context.System.EventStream.Publish(batch);
+                }
+                break;
+            case "write":
+                _batchesWritten++;
+                _samplesWritten += ((MetricBatch)done.Result!).Samples.Length;
+                break;
+            case "stop":
+                Context.Parent.Tell(new InstanceStopped(Name, _incarnation, null));
+                Context.Stop(Self);
+                return;
+        }
+        if (_stopRequested)
+        {
+            StopPlugin();
+            return;
+        }
+        WriteNext();
+    }
+
+    private void OnStarted()
+    {
+        Timers.StartPeriodicTimer(StatusTimer, StatusTick.Instance, _settings.StatusInterval);
+        switch (_plugin)
+        {
+            case CollectorPlugin collector:
+                Timers.StartPeriodicTimer(CollectTimer, CollectTick.Instance, TimeSpan.Zero, collector.Interval);
+                break;
+            case BackendPlugin:
+                Context.System.EventStream.Subscribe(Self, typeof(MetricBatch));
+                break;
+        }
+    }
+
+    private void Fail(string phase, Exception error)
+    {
+        _failed = true;
+        Timers.CancelAll();
+        Context.System.EventStream.Unsubscribe(Self);
+        Context.Parent.Tell(new InstanceFailed(Name, _incarnation, phase, $"{error.GetType().Name}: {error.Message}", IsPermanent(error)));
+        if (_started && _plugin is not null)
+        {
+            // Give the plugin a chance to release what it holds; the result no longer matters.
+            var plugin = _plugin;
+            _started = false;
+            _ = Task.Run(async () =>
+            {
+                try
+                {
+                    await plugin.StopAsync(CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (Exception)
+                {
+                    // The plugin already failed; its stop error adds nothing.
+                }
+            });
+        }
+        Context.Stop(Self);
+    }
+
+    private void ReportStatus(IReadOnlyDictionary<string, object?> status)
+    {
+        var runtime = new Dictionary<string, object?>(StringComparer.Ordinal);
+        switch (_plugin)
+        {
+            case CollectorPlugin collector:
+                runtime["interval_s"] = collector.Interval.TotalSeconds;
+                runtime["collections"] = _collections;
+                runtime["samples_produced"] = _samplesProduced;
+                runtime["skipped_ticks"] = _skippedTicks;
+                break;
+            case BackendPlugin:
+                runtime["batches_written"] = _batchesWritten;
+                runtime["samples_written"] = _samplesWritten;
+                runtime["samples_rejected"] = _samplesRejected;
+                runtime["samples_dropped"] = _samplesDropped;
+                runtime["queue_batches"] = _queue.Count;
+                runtime["queue_capacity_batches"] = _settings.BackendQueueBatches;
+                break;
+        }
+        Context.Parent.Tell(new InstanceStatus(Name, _incarnation, status, runtime));
+    }
+
+    private static IReadOnlyDictionary<string, object?>? SafeStatus(IPlugin plugin)
+    {
+        try
+        {
+            return plugin.GetStatus();
+        }
+        catch (Exception e)
+        {
+            return new Dictionary<string, object?> { ["status_error"] = $"{e.GetType().Name}: {e.Message}" };
+        }
+    }
+
+    private static async Task<object?> Wrap(ValueTask call)
+    {
+        await call.ConfigureAwait(false);
+        return null;
+    }
+
+    internal static Exception Unwrap(Exception e) =>
+        e is System.Reflection.TargetInvocationException or TypeInitializationException or AggregateException && e.InnerException is not null
+            ? Unwrap(e.InnerException!)
+            : e;
+
+    /// <summary>Faults that restarting cannot cure: the plugin goes to Error at once.</summary>
+    internal static bool IsPermanent(Exception e)
+    {
+        for (var x = e; x is not null; x = x.InnerException)
+        {
+            if (x is DllNotFoundException or EntryPointNotFoundException or BadImageFormatException or PluginPermanentException)
+                return true;
+        }
+        return false;
+    }
+
+    private sealed record CallCompleted(string Phase, object? Result, Exception? Error, IReadOnlyDictionary<string, object?>? Status);
+
+    private sealed class CollectTick
+    {
+        public static readonly CollectTick Instance = new();
+
+        private CollectTick() { }
+    }
+
+    private sealed class StatusTick
+    {
+        public static readonly StatusTick Instance = new();
+
+        private StatusTick() { }
+    }
+}

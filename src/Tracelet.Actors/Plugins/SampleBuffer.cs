@@ -1,0 +1,22 @@
+using System.Collections.Immutable;
+using Tracelet.Abstractions;
+
+namespace Tracelet.Actors.Plugins;
+
+/// <summary>The <see cref="ISampleWriter"/> a collector writes one collection into.</summary>
+internal sealed class SampleBuffer(string source, DateTimeOffset now) : ISampleWriter
+{
+    private readonly ImmutableArray<MetricSample>.Builder _samples = ImmutableArray.CreateBuilder<MetricSample>();
+
+    public DateTimeOffset Now { get; } = now;
+
+    public int Count => _samples.Count;
+
+    public void Write(in MetricSample sample) =>
+        _samples.Add(string.IsNullOrEmpty(sample.Source) ? sample with { Source = source } : sample);
+
+    public void Write(string name, double value, params ReadOnlySpan<MetricLabel> labels) =>
+        _samples.Add(new MetricSample(name, MetricType.System, value, Now, source, null, labels.IsEmpty ? [] : [.. labels]));
+
+    public ImmutableArray<MetricSample> Drain() => _samples.DrainToImmutable();
+}

@@ -1,0 +1,109 @@
+using System.Collections.Immutable;
+using Akka.Configuration;
+using Tracelet.Actors.Configuration;
+using Tracelet.Actors.Plugins;
+
+namespace Tracelet.Actors;
+
+/// <summary>Which database holds the journal and snapshots.</summary>
+public enum PersistenceProvider
+{
+    /// <summary>An embedded SQLite file per node (WAL mode).</summary>
+    Sqlite,
+
+    /// <summary>A shared PostgreSQL database.</summary>
+    PostgreSql,
+}
+
+/// <summary>tracelet.persistence.</summary>
+public sealed record PersistenceSettings(PersistenceProvider Provider, string ConnectionString, string Schema);
+
+/// <summary>tracelet.plugin-manager.supervision.</summary>
+public sealed record SupervisionSettings(TimeSpan MinBackoff, TimeSpan MaxBackoff, double RandomFactor, int MaxRestarts, TimeSpan Within);
+
+/// <summary>tracelet.plugin-manager.</summary>
+public sealed record PluginManagerSettings(
+    int SnapshotEvery,
+    TimeSpan OperationTimeout,
+    TimeSpan StatusInterval,
+    int BackendQueueBatches,
+    SupervisionSettings Supervision);
+
+/// <summary>tracelet.discovery.</summary>
+public sealed record DiscoverySettings(
+    ImmutableArray<string> BuiltInAssemblies,
+    ImmutableArray<string> Paths,
+    bool UserDirectory,
+    bool EnvironmentVariable);
+
+/// <summary>The node's Tracelet settings, parsed from the <c>tracelet</c> section.</summary>
+public sealed record TraceletSettings(
+    string NodeId,
+    string DataDirectory,
+    PersistenceSettings Persistence,
+    PluginManagerSettings PluginManager,
+    DiscoverySettings Discovery,
+    ImmutableSortedDictionary<string, PluginSection> Plugins)
+{
+    /// <summary>The persistence id of this node's PluginManager: derived from the node id, never from an address.</summary>
+    public string PluginManagerPersistenceId => $"plugin-manager-{NodeId}";
+
+    /// <summary>The SQLite file in the data directory (used when the provider is SQLite).</summary>
+    public string SqliteFile => Path.Combine(DataDirectory, "tracelet.db");
+
+    /// <summary>Parses settings from a configuration without file origins (tests, code-first hosting).</summary>
+    public static TraceletSettings Create(Config config) =>
+        Create(new LoadedConfig(config, ImmutableDictionary<string, SettingOrigin>.Empty));
+
+    /// <summary>Parses settings; a bad value throws <see cref="TraceletConfigException"/> naming its file, line and key.</summary>
+    public static TraceletSettings Create(LoadedConfig loaded)
+    {
+        var c = loaded.Config;
+        var nodeId = loaded.Text("tracelet.node-id");
+        if (string.IsNullOrWhiteSpace(nodeId)) nodeId = Environment.MachineName.ToLowerInvariant();
+        if (nodeId.Any(ch => !(char.IsLetterOrDigit(ch) || ch is '-' or '_' or '.')))
+            throw loaded.Error("tracelet.node-id", $"'{nodeId}' may only hold letters, digits, '-', '_' and '.'");
+
+        var dataDir = loaded.Text("tracelet.data-dir");
+        if (string.IsNullOrWhiteSpace(dataDir))
+            dataDir = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".tracelet", "data");
+        dataDir = Path.GetFullPath(ExpandHome(dataDir));
+
+        var providerText = loaded.Text("tracelet.persistence.provider").ToLowerInvariant();
+        var provider = providerText switch
+        {
+            "sqlite" => PersistenceProvider.Sqlite,
+            "postgresql" or "postgres" => PersistenceProvider.PostgreSql,
+            _ => throw loaded.Error("tracelet.persistence.provider", $"'{providerText}' is not a provider (use sqlite or postgresql)"),
+        };
+        var connection = loaded.Text("tracelet.persistence.connection-string");
+        if (provider == PersistenceProvider.PostgreSql && string.IsNullOrWhiteSpace(connection))
+            throw loaded.Error("tracelet.persistence.connection-string", "provider postgresql needs a connection string (or TRACELET_POSTGRES)");
+
+        var supervision = new SupervisionSettings(
+            loaded.Duration("tracelet.plugin-manager.supervision.min-backoff"),
+            loaded.Duration("tracelet.plugin-manager.supervision.max-backoff"),
+            loaded.Number("tracelet.plugin-manager.supervision.random-factor", 0, 1),
+            (int)loaded.Number("tracelet.plugin-manager.supervision.max-restarts", 0, 1000),
+            loaded.Duration("tracelet.plugin-manager.supervision.within"));
+        var manager = new PluginManagerSettings(
+            (int)loaded.Number("tracelet.plugin-manager.snapshot-every", 1, 1_000_000),
+            loaded.Duration("tracelet.plugin-manager.operation-timeout"),
+            loaded.Duration("tracelet.plugin-manager.status-interval"),
+            (int)loaded.Number("tracelet.plugin-manager.backend-queue-batches", 1, 1_000_000),
+            supervision);
+        var discovery = new DiscoverySettings(
+            [.. c.GetStringList("tracelet.discovery.built-in-assemblies")],
+            [.. c.GetStringList("tracelet.discovery.paths").Select(p => Path.GetFullPath(ExpandHome(p)))],
+            loaded.Bool("tracelet.discovery.user-directory"),
+            loaded.Bool("tracelet.discovery.environment-variable"));
+
+        var plugins = PluginSection.ReadAll(loaded);
+        return new TraceletSettings(nodeId, dataDir, new PersistenceSettings(provider, connection, loaded.Text("tracelet.persistence.schema")),
+            manager, discovery, plugins);
+    }
+
+    /// <summary>Replaces a leading '~' with the user's home folder.</summary>
+    public static string ExpandHome(string path) =>
+        path.StartsWith('~') ? Environment.GetFolderPath(Environment.SpecialFolder.UserProfile) + path[1..] : path;
+}

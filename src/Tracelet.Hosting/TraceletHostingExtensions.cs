@@ -1,0 +1,62 @@
+using Akka.Actor;
+using Akka.Event;
+using Akka.Hosting;
+using Akka.Pattern;
+using Tracelet.Actors;
+using Tracelet.Actors.Configuration;
+using Tracelet.Actors.Persistence;
+using Tracelet.Actors.Plugins;
+
+namespace Tracelet.Hosting;
+
+/// <summary>Akka.Hosting extensions that add Tracelet to an actor system.</summary>
+public static class TraceletHostingExtensions
+{
+    /// <summary>How long node shutdown waits for plugins to stop before it goes on without them.</summary>
+    public static readonly TimeSpan StopPluginsTimeout = TimeSpan.FromSeconds(20);
+
+    /// <summary>
+    /// Adds Tracelet's configuration (persistence included), the node's PluginManager (under a
+    /// backoff supervisor, since a failed journal write stops a persistent actor) and a
+    /// coordinated-shutdown task that stops every plugin in reverse dependency order.
+    /// The manager is registered as <see cref="PluginManagerActor"/> in the actor registry.
+    /// </summary>
+    /// <param name="builder">The Akka builder.</param>
+    /// <param name="config">The loaded configuration (<see cref="TraceletConfigLoader.Load"/>).</param>
+    /// <param name="settings">Settings parsed from it.</param>
+    /// <param name="environment">The environment used for discovery (TRACELET_PLUGIN_PATH).</param>
+    public static AkkaConfigurationBuilder WithTracelet(
+        this AkkaConfigurationBuilder builder,
+        LoadedConfig config,
+        TraceletSettings settings,
+        IReadOnlyDictionary<string, string> environment)
+    {
+        // Make sure the built-in plugin assemblies are loaded from the node's folder.
+        _ = typeof(Collectors.Heartbeat.HeartbeatCollector).Assembly;
+        _ = typeof(Backends.Console.ConsoleBackend).Assembly;
+
+        builder.AddHocon(PersistenceHocon.Create(settings).WithFallback(config.Config), HoconAddMode.Prepend);
+        builder.WithActors((system, registry) =>
+        {
+            var managerProps = PluginManagerActor.Props(settings, () => PluginDiscovery.Discover(settings.Discovery, environment));
+            var supervisor = system.ActorOf(
+                BackoffSupervisor.Props(Backoff.OnStop(managerProps, "plugin-manager", TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30), 0.2, -1)),
+                "plugin-manager-supervisor");
+            registry.Register<PluginManagerActor>(supervisor);
+
+            CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseBeforeServiceUnbind, "tracelet-stop-plugins", async () =>
+            {
+                try
+                {
+                    await supervisor.Ask<AllPluginsStopped>(StopAllPlugins.Instance, StopPluginsTimeout).ConfigureAwait(false);
+                }
+                catch (AskTimeoutException)
+                {
+                    system.Log.Warning("Plugins did not all stop within {0}; shutting down anyway", StopPluginsTimeout);
+                }
+                return Akka.Done.Instance;
+            });
+        });
+        return builder;
+    }
+}

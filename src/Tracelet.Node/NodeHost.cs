@@ -1,0 +1,45 @@
+using Akka.Cluster;
+using Akka.Cluster.Hosting;
+using Akka.Hosting;
+using Akka.Remote.Hosting;
+using Tracelet.Actors;
+using Tracelet.Actors.Configuration;
+using Tracelet.Hosting;
+using Tracelet.Node.Console;
+using Tracelet.Node.Http;
+
+namespace Tracelet.Node;
+
+/// <summary>Builds the node: generic host, Kestrel on the status port, the actor system with Tracelet.</summary>
+internal sealed class NodeHost
+{
+    public static WebApplication Build(LoadedConfig config, IReadOnlyDictionary<string, string> environment)
+    {
+        var settings = TraceletSettings.Create(config);
+        var node = NodeSettings.Create(config);
+
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.WebHost.UseUrls($"http://{node.HttpHostname}:{node.HttpPort}");
+        builder.Services.AddSingleton(node);
+        builder.Services.AddSingleton(settings);
+        builder.Services.AddHostedService<ConsoleStatusService>();
+        builder.Services.AddAkka("tracelet", (akka, _) =>
+        {
+            akka.WithRemoting(node.ClusterHostname, node.ClusterPort)
+                .WithClustering(new ClusterOptions { SeedNodes = [.. node.SeedNodes], Roles = [.. node.Roles] })
+                .WithTracelet(config, settings, environment);
+            if (node.SeedNodes.IsEmpty)
+            {
+                // No seeds: a single-node cluster that joins itself.
+                akka.AddStartup((system, _) => Cluster.Get(system).Join(Cluster.Get(system).SelfAddress));
+            }
+        });
+
+        var app = builder.Build();
+        StatusEndpoints.Map(app, node);
+        return app;
+    }
+}
