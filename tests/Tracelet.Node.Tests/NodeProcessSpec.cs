@@ -1,0 +1,141 @@
+using System.Net;
+using System.Text.Json;
+using Xunit;
+
+namespace Tracelet.Node.Tests;
+
+/// <summary>The node as an operator runs it: a real process, its /status, SIGKILL, Ctrl-C and bad config.</summary>
+[Trait("Category", "Process")]
+public sealed class NodeProcessSpec : IDisposable
+{
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
+    private readonly string _dataDir = Directory.CreateTempSubdirectory("tracelet-node-").FullName;
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(_dataDir, recursive: true);
+        }
+        catch (IOException)
+        {
+            // a killed node may still hold a file for a moment; the temp folder is cleaned by the OS
+        }
+    }
+
+    private static string State(JsonElement status, string plugin) =>
+        status.GetProperty("plugins").TryGetProperty(plugin, out var p) ? p.GetProperty("state").GetString()! : "(missing)";
+
+    private static bool Ready(JsonElement s) => s.GetProperty("ready").GetBoolean();
+
+    [Fact]
+    public async Task Node_brings_plugins_back_as_they_were_after_SIGKILL()
+    {
+        var port = NodeProcess.FreePort();
+        await using (var node = NodeProcess.Start(_dataDir, port))
+        {
+            var status = await node.WaitForStatusAsync(s => Ready(s) && State(s, "heartbeat") == "active" && State(s, "console") == "active", StartTimeout);
+            Assert.Equal("process-test", status.GetProperty("node").GetString());
+            Assert.Equal(0, status.GetProperty("errors").GetInt32());
+
+            // The heartbeat's samples reach the console backend.
+            await node.WaitForStatusAsync(s => s.GetProperty("plugins").GetProperty("console").GetProperty("runtime").GetProperty("samples_written").GetInt64() > 0, StartTimeout);
+
+            // An operator starts jsonl (off in the role file) and stops nothing else.
+            var started = await node.PostAsync("/plugins/jsonl/start");
+            Assert.Equal(HttpStatusCode.OK, started.StatusCode);
+            await node.WaitForStatusAsync(s => State(s, "jsonl") == "active", StartTimeout);
+
+            node.Kill();
+            await node.WaitForExitAsync(TimeSpan.FromSeconds(10));
+        }
+
+        await using (var node = NodeProcess.Start(_dataDir, port))
+        {
+            var status = await node.WaitForStatusAsync(s => Ready(s), StartTimeout);
+            Assert.Equal("active", State(status, "heartbeat"));
+            Assert.Equal("active", State(status, "console"));
+            Assert.Equal("active", State(status, "jsonl")); // restored from the journal, not from the role file
+        }
+    }
+
+    [Fact]
+    public async Task Operator_stop_survives_SIGKILL_and_restart()
+    {
+        var port = NodeProcess.FreePort();
+        await using (var node = NodeProcess.Start(_dataDir, port))
+        {
+            await node.WaitForStatusAsync(s => Ready(s) && State(s, "console") == "active", StartTimeout);
+            var stopped = await node.PostAsync("/plugins/console/stop");
+            Assert.Equal(HttpStatusCode.OK, stopped.StatusCode);
+            await node.WaitForStatusAsync(s => State(s, "console") == "stopped", StartTimeout);
+            node.Kill();
+            await node.WaitForExitAsync(TimeSpan.FromSeconds(10));
+        }
+
+        await using (var node = NodeProcess.Start(_dataDir, port))
+        {
+            var status = await node.WaitForStatusAsync(Ready, StartTimeout);
+            Assert.Equal("stopped", State(status, "console"));
+            Assert.Equal("active", State(status, "heartbeat"));
+        }
+    }
+
+    [Fact]
+    public async Task Ctrl_C_stops_plugins_and_exits_cleanly_and_the_next_start_resumes_them()
+    {
+        var port = NodeProcess.FreePort();
+        await using (var node = NodeProcess.Start(_dataDir, port))
+        {
+            await node.WaitForStatusAsync(s => Ready(s) && State(s, "heartbeat") == "active", StartTimeout);
+            node.Interrupt();
+            var exitCode = await node.WaitForExitAsync(TimeSpan.FromSeconds(30));
+            Assert.True(exitCode == 0, $"exit code {exitCode}\n{node.Output}");
+            Assert.DoesNotContain("Exception", node.Output, StringComparison.Ordinal);
+        }
+
+        await using (var node = NodeProcess.Start(_dataDir, port))
+        {
+            // A clean shutdown is not an operator stop: everything comes back.
+            var status = await node.WaitForStatusAsync(Ready, StartTimeout);
+            Assert.Equal("active", State(status, "heartbeat"));
+            Assert.Equal("active", State(status, "console"));
+        }
+    }
+
+    [Fact]
+    public async Task Unknown_setting_refuses_start_naming_file_line_and_key()
+    {
+        var file = Path.Combine(_dataDir, "bad.conf");
+        await File.WriteAllTextAsync(file, "tracelet {\n  http {\n    prot = 9000\n  }\n}\n");
+        await using var node = NodeProcess.Start(_dataDir, NodeProcess.FreePort(), "--config", file);
+        var exitCode = await node.WaitForExitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(2, exitCode);
+        Assert.Contains($"{file}:3", node.Output, StringComparison.Ordinal);
+        Assert.Contains("tracelet.http.prot", node.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Malformed_hocon_refuses_start_naming_file_and_line()
+    {
+        var file = Path.Combine(_dataDir, "broken.conf");
+        await File.WriteAllTextAsync(file, "tracelet {\n  plugins {\n    heartbeat { enabled = on\n  }\n");
+        await using var node = NodeProcess.Start(_dataDir, NodeProcess.FreePort(), "--config", file);
+        var exitCode = await node.WaitForExitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(2, exitCode);
+        Assert.Contains(file, node.Output, StringComparison.Ordinal);
+        Assert.Contains("never closed", node.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Bad_plugin_config_puts_only_that_plugin_in_error_and_the_node_keeps_running()
+    {
+        var file = Path.Combine(_dataDir, "plugins.conf");
+        await File.WriteAllTextAsync(file, "tracelet.plugins.console { enabled = on, config { max-samples-per-line = lots } }\n");
+        await using var node = NodeProcess.Start(_dataDir, NodeProcess.FreePort(), "--config", file);
+        var status = await node.WaitForStatusAsync(s => Ready(s) && State(s, "console") == "error", StartTimeout);
+        var error = status.GetProperty("plugins").GetProperty("console").GetProperty("error").GetString();
+        Assert.Contains("max-samples-per-line", error, StringComparison.Ordinal);
+        Assert.Equal("active", State(status, "heartbeat"));
+    }
+}
