@@ -212,7 +212,7 @@ internal sealed class PluginActor : ReceiveActor, IWithTimers
                 break;
             case "collect":
                 _collections++;
-                if (done.Result is MetricBatch batch)
+                if (done.Value is MetricBatch batch)
                 {
                     _samplesProduced += batch.Samples.Length;
                     // Interim local delivery until the metric pipeline exists: every backend actor on this node subscribes.
@@ -221,7 +221,7 @@ internal sealed class PluginActor : ReceiveActor, IWithTimers
                 break;
             case "write":
                 _batchesWritten++;
-                _samplesWritten += ((MetricBatch)done.Result!).Samples.Length;
+                _samplesWritten += ((MetricBatch)done.Value!).Samples.Length;
                 break;
             case "stop":
                 Context.Parent.Tell(new InstanceStopped(Name, _incarnation, null));
@@ -333,7 +333,7 @@ internal sealed class PluginActor : ReceiveActor, IWithTimers
         return false;
     }
 
-    private sealed record CallCompleted(string Phase, object? Result, Exception? Error, IReadOnlyDictionary<string, object?>? Status);
+    private sealed record CallCompleted(string Phase, object? Value, Exception? Error, IReadOnlyDictionary<string, object?>? Status);
 
     private sealed class CollectTick
     {

@@ -91,7 +91,7 @@ public sealed record CurrentPluginsByType(PluginType Type, ImmutableArray<Plugin
 public sealed record PluginInfo(PluginMetadata Metadata, PluginState State, string Origin);
 
 /// <summary>Answer to <see cref="ResolveDependencies"/>.</summary>
-public sealed record CurrentDependencyOrder(DependencyOrder Result);
+public sealed record CurrentDependencyOrder(DependencyOrder Order);
 
 /// <summary>Answer to <see cref="StopAllPlugins"/>.</summary>
 public sealed record AllPluginsStopped

@@ -112,7 +112,7 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
 
     private void Handle(DiscoveryCompleted done)
     {
-        AddDiscovered(done.Result);
+        AddDiscovered(done.Discovery);
         done.ReplyTo?.Tell(new PluginsDiscovered([.. _descriptors.Keys.Order(StringComparer.Ordinal)], [.. _discoveryErrors]));
         if (done.Boot) Boot();
     }
@@ -376,8 +376,10 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
             problem = $"dependency {string.Join(", ", inactive.Select(d => $"'{d}' ({_state.Get(d).State.ToString().ToLowerInvariant()})"))} is not active";
         if (problem is not null)
         {
-            var keepWanting = op.Origin is OperationOrigin.Boot or OperationOrigin.Supervised;
-            Transition(name, PluginState.Error, keepWanting, problem, restartCount);
+            if (op.Origin == OperationOrigin.Supervised)
+                Supervise(name, problem, permanent: false); // a dependency may come back: keep trying within the restart budget
+            else
+                Transition(name, PluginState.Error, op.Origin == OperationOrigin.Boot, problem, restartCount);
             op.ReplyTo?.Tell(new PluginOperationFailed(name, problem, PluginState.Error));
             return;
         }
@@ -466,19 +468,25 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
         if (!IsCurrent(m.Name, m.Incarnation)) return;
         ForgetChild(m.Name);
         if (!IsAwaiting(m.Name, m.Incarnation, Step.Stop, Step.StopThenStart)) return;
-        var op = _current!;
         if (m.Error is not null) _log.Warning("Plugin {Plugin} threw while stopping: {Error}", m.Name, m.Error);
+        CompleteStop(m.Name, m.Error);
+    }
+
+    /// <summary>The plugin actor of the current stop (or restart) operation is gone: record the stop, or go on to start.</summary>
+    private void CompleteStop(string name, string? error)
+    {
+        var op = _current!;
         if (op.Step == Step.StopThenStart)
         {
             _current = null;
             Timers.Cancel(OperationTimer);
-            BeginStart(op, _state.Get(m.Name), restartCount: 0);
+            BeginStart(op, _state.Get(name), restartCount: 0);
             if (_current is null) Drive();
             return;
         }
         if (op.Origin != OperationOrigin.Shutdown)
-            Transition(m.Name, PluginState.Stopped, false, m.Error is null ? null : $"stopped, but stop threw: {m.Error}");
-        Finish(new PluginOperationSucceeded(m.Name, op.Origin == OperationOrigin.Shutdown ? _state.Get(m.Name).State : PluginState.Stopped));
+            Transition(name, PluginState.Stopped, false, error is null ? null : $"stopped, but stop threw: {error}");
+        Finish(new PluginOperationSucceeded(name, op.Origin == OperationOrigin.Shutdown ? _state.Get(name).State : PluginState.Stopped));
     }
 
     private void Handle(InstanceFailed m)
@@ -486,6 +494,12 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
         if (!IsCurrent(m.Name, m.Incarnation)) return;
         ForgetChild(m.Name);
         var error = $"{m.Phase} failed: {m.Error}";
+        if (IsAwaiting(m.Name, m.Incarnation, Step.Stop, Step.StopThenStart))
+        {
+            // It failed while we were stopping it anyway: what was asked (a stop) has happened.
+            CompleteStop(m.Name, error);
+            return;
+        }
         if (IsAwaiting(m.Name, m.Incarnation, Step.Initialize, Step.Start))
         {
             var op = _current!;
@@ -681,7 +695,7 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
 
     // ---------------------------------------------------------------- private messages
 
-    private sealed record DiscoveryCompleted(DiscoveryResult Result, IActorRef? ReplyTo, bool Boot);
+    private sealed record DiscoveryCompleted(DiscoveryResult Discovery, IActorRef? ReplyTo, bool Boot);
 
     private sealed record SupervisedRestart(string Name);
 
