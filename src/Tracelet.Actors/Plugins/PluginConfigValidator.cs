@@ -17,7 +17,7 @@ public static class PluginConfigValidator
             error = null;
             return JsonSchema.FromText(schemaText);
         }
-        catch (Exception e) when (e is JsonException or ArgumentException or InvalidOperationException or FormatException or RefResolutionException)
+        catch (Exception e) when (e is JsonException or ArgumentException or InvalidOperationException or FormatException or RefResolutionException or JsonSchemaException)
         {
             error = $"config schema is not a valid JSON Schema: {e.Message}";
             return null;

@@ -172,21 +172,29 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
             else if (record.WantActive)
                 wanted.Add(name);
         }
-        events.ForEach(Record);
-        // DeferAsync runs after the events above are written, before anything else happens.
-        DeferAsync(wanted, w =>
+        // Continue once the events above are written, before anything else happens. Not through
+        // DeferAsync: a deferred handler runs after the persisting state has ended, and events it
+        // persists are never counted down, which leaves the actor stashing every command forever.
+        // A Persist handler runs while the actor still persists, so nested Persist calls are safe.
+        for (var i = 0; i < events.Count - 1; i++) Record(events[i]);
+        if (events.Count == 0) Continue(wanted);
+        else Record(events[^1], () => Continue(wanted));
+
+        void Continue(List<string> w)
         {
             _ready = true;
             var order = DependencyResolver.Resolve(DependencyGraph(), w);
+            // Every plugin on a cycle is shown in error, but only the wanted ones are retried at the next
+            // boot (the cause is outside the plugin: a missing assembly may be installed meanwhile).
             foreach (var (name, problem) in order.Problems.Where(p => _descriptors.ContainsKey(p.Key)))
-                Transition(name, PluginState.Error, wantActive: true, problem); // retried at the next boot: the cause is outside the plugin
+                Transition(name, PluginState.Error, wantActive: w.Contains(name), problem);
             foreach (var name in order.Order)
                 _operations.Enqueue(new Operation(OperationKind.Start, name, null, null, OperationOrigin.Boot));
             foreach (var name in _state.Plugins.Values.Where(r => r.State == PluginState.Initialized && !w.Contains(r.Name)).Select(r => r.Name))
                 _operations.Enqueue(new Operation(OperationKind.Initialize, name, null, null, OperationOrigin.Boot));
             _log.Info("PluginManager {Node}: {Count} plugins discovered, starting {Start}", _settings.NodeId, _descriptors.Count, string.Join(", ", order.Order));
             Drive();
-        });
+        }
     }
 
     // ---------------------------------------------------------------- synchronous steps
@@ -253,10 +261,16 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
             Sender.Tell(new PluginConfigLoaded([], e.Message));
             return;
         }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // An unreadable file is an answer too, not a crash of the manager.
+            Sender.Tell(new PluginConfigLoaded([], $"{command.Path}: {e.Message}"));
+            return;
+        }
         var now = DateTimeOffset.UtcNow;
         var events = sections.Select(s => (IPluginEvent)new PluginConfigured(now, _settings.NodeId, s.Name, s.Config.Json, PluginSection.Hash(s.Config.Json), null)).ToList();
         var sender = Sender;
-        events.ForEach(Record);
+        events.ForEach(e => Record(e));
         DeferAsync(sections, s => sender.Tell(new PluginConfigLoaded([.. s.Select(x => x.Name)], null)));
     }
 
@@ -434,7 +448,9 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
         var op = _current!;
         _current = null;
         Timers.Cancel(OperationTimer);
-        op.ReplyTo?.Tell(result);
+        // The answer waits for the transition it reports to be written: an operator who was told
+        // "active" must find the plugin active after a crash.
+        if (op.ReplyTo is { } replyTo) DeferAsync(result, r => replyTo.Tell(r));
         Drive();
     }
 
@@ -617,14 +633,16 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
     /// <summary>
     /// Applies an event at once, so that the next step sees it, and persists it; Persist holds back
     /// other commands until it is written. A failed write stops this actor (Akka's rule); its
-    /// backoff supervisor starts it again and it recovers from what was written.
+    /// backoff supervisor starts it again and it recovers from what was written. <paramref name="then"/>
+    /// runs once the event is written.
     /// </summary>
-    private void Record(IPluginEvent e)
+    private void Record(IPluginEvent e, Action? then = null)
     {
         _state = _state.Apply(e);
         Persist(e, _ =>
         {
             if (LastSequenceNr % _settings.PluginManager.SnapshotEvery == 0) SaveSnapshot(_state.ToSnapshot());
+            then?.Invoke();
         });
     }
 

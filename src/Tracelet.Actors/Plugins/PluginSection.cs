@@ -84,7 +84,8 @@ public sealed record PluginSection(string Name, bool Enabled, PluginConfig Confi
                             enabled = property.Value.GetBoolean();
                             break;
                         case "config" when property.Value.ValueKind == JsonValueKind.Object:
-                            config = PluginConfig.Parse(property.Value.GetRawText());
+                            // Re-serialized, not the raw text: the file may hold comments and trailing commas, which PluginConfig.Parse refuses.
+                            config = PluginConfig.Parse(JsonSerializer.Serialize(property.Value));
                             break;
                         case "enabled" or "config":
                             throw new TraceletConfigException(file, null, null, $"{plugin.Name}.{property.Name}",

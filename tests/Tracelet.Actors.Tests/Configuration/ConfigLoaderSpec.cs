@@ -1,0 +1,164 @@
+using System.Collections.Immutable;
+using Tracelet.Actors.Configuration;
+using Tracelet.Actors.Plugins;
+using Xunit;
+
+namespace Tracelet.Actors.Tests.Configuration;
+
+/// <summary>What an operator sees when a configuration file is wrong: the file, the line and the key.</summary>
+[Trait("Category", "Configuration")]
+public sealed class ConfigLoaderSpec : IDisposable
+{
+    private static readonly ImmutableDictionary<string, string> NoEnvironment = ImmutableDictionary<string, string>.Empty;
+
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "tracelet-tests", "config-" + Guid.NewGuid().ToString("N"));
+
+    public ConfigLoaderSpec() => Directory.CreateDirectory(_dir);
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private string Write(string name, string text)
+    {
+        var path = Path.Combine(_dir, name);
+        File.WriteAllText(path, text.ReplaceLineEndings("\n"));
+        return path;
+    }
+
+    private static TraceletConfigException LoadFails(string file) =>
+        Assert.Throws<TraceletConfigException>(() => TraceletConfigLoader.Load([file], NoEnvironment));
+
+    [Theory]
+    [InlineData("unclosed-brace.conf", "tracelet {\n  node-id = n1\n  http {\n    port = 9000\n  }\n", 6, "'{' opened on line 1 is never closed")]
+    [InlineData("unclosed-array.conf", "tracelet {\n  discovery {\n    paths = [\"/opt/a\",\n      \"/opt/b\"\n  }\n}\n", 5, "found '}'")]
+    [InlineData("double-equals.conf", "tracelet {\n  node-id = n1\n  plugin-manager.snapshot-every = = 3\n}\n", 3, "unexpected '='")]
+    [InlineData("missing-value.conf", "tracelet {\n  node-id = n1\n  data-dir =\n}\n", 3, "key 'tracelet.data-dir' has no value")]
+    public void A_malformed_file_is_refused_naming_the_file_and_line(string name, string text, int line, string reason)
+    {
+        var file = Write(name, text);
+
+        var error = LoadFails(file);
+
+        Assert.Equal((file, line), (error.Source, error.Line));
+        Assert.Contains(reason, error.Reason);
+        Assert.StartsWith($"{file}:{line}", error.Message);
+    }
+
+    [Fact]
+    public void An_unclosed_array_names_the_line_that_opened_it()
+    {
+        var file = Write("array-at-end.conf", "tracelet.discovery.paths = [\n  \"/opt/a\"\n");
+
+        var error = LoadFails(file);
+
+        Assert.Equal(file, error.Source);
+        Assert.Contains("'[' opened on line 1 for 'tracelet.discovery.paths' is never closed", error.Reason);
+    }
+
+    [Fact]
+    public void An_unknown_setting_is_refused_naming_file_line_and_key()
+    {
+        var file = Write("typo.conf", "tracelet {\n  node-id = n1\n  http {\n    prot = 1\n  }\n}\n");
+
+        var error = LoadFails(file);
+
+        Assert.Equal((file, 4, "tracelet.http.prot"), (error.Source, error.Line, error.Key));
+        Assert.Equal($"{file}:4: tracelet.http.prot: unknown setting (not in reference.conf; check the spelling)", error.Message);
+    }
+
+    [Fact]
+    public void An_unknown_plugin_setting_is_refused_naming_it()
+    {
+        var file = Write("plugin-typo.conf", "tracelet.plugins.x {\n  enabled = on\n  enabeld = off\n}\n");
+
+        var error = LoadFails(file);
+
+        Assert.Equal((file, 3, "tracelet.plugins.x.enabeld"), (error.Source, error.Line, error.Key));
+        Assert.Contains("unknown plugin setting 'enabeld'", error.Reason);
+    }
+
+    [Fact]
+    public void A_bad_value_is_refused_naming_the_key_and_the_file()
+    {
+        var file = Write("bad-value.conf", "tracelet {\n  node-id = n1\n\n  plugin-manager {\n    operation-timeout = soon\n  }\n}\n");
+        var loaded = TraceletConfigLoader.Load([file], NoEnvironment);
+
+        var error = Assert.Throws<TraceletConfigException>(() => TraceletSettings.Create(loaded));
+
+        Assert.Equal((file, 5, "tracelet.plugin-manager.operation-timeout"), (error.Source, error.Line, error.Key));
+        Assert.Equal($"{file}:5: tracelet.plugin-manager.operation-timeout: 'soon' is not a duration (write it like 500ms, 2s, 1m)", error.Message);
+    }
+
+    [Fact]
+    public void A_later_file_wins_and_environment_overrides_win_over_files()
+    {
+        var dataDir = Path.Combine(_dir, "data");
+        var first = Write("first.conf", $"tracelet {{\n  node-id = from-file\n  data-dir = {TraceletConfigLoader.Quote(dataDir)}\n  plugin-manager.snapshot-every = 10\n}}\n");
+        var second = Write("second.conf", "tracelet.plugin-manager.snapshot-every = 20\n");
+        var environment = NoEnvironment.Add("TRACELET_NODE_ID", "from-env").Add("UNRELATED", "x");
+
+        var settings = TraceletSettings.Create(TraceletConfigLoader.Load([first, second], environment));
+
+        Assert.Equal("from-env", settings.NodeId);
+        Assert.Equal("plugin-manager-from-env", settings.PluginManagerPersistenceId);
+        Assert.Equal(20, settings.PluginManager.SnapshotEvery);
+        Assert.Equal(dataDir, settings.DataDirectory);
+        // Defaults come from reference.conf.
+        Assert.Equal(TimeSpan.FromSeconds(30), settings.PluginManager.OperationTimeout);
+    }
+
+    [Fact]
+    public void Plugin_sections_carry_enabled_and_config_as_json()
+    {
+        var file = Write("plugins.conf", """
+            tracelet.plugins {
+              test-counter {
+                enabled = on
+                config { interval = 2s, value = 3.5, tags = [a, b], nested { depth = 2 } }
+              }
+              test-echo.enabled = off
+            }
+            """);
+
+        var settings = TraceletSettings.Create(TraceletConfigLoader.Load([file], NoEnvironment));
+
+        var counter = settings.Plugins["test-counter"];
+        Assert.True(counter.Enabled);
+        Assert.Equal("""{"interval":"2s","nested":{"depth":2},"tags":["a","b"],"value":3.5}""", counter.Config.Json);
+        Assert.False(settings.Plugins["test-echo"].Enabled);
+        Assert.Equal("{}", settings.Plugins["test-echo"].Config.Json);
+    }
+
+    [Fact]
+    public void A_json_plugin_config_file_with_a_syntax_error_names_the_file_and_line()
+    {
+        var file = Write("plugins.json", "{\n  \"test-counter\": {\n    \"config\": { \"value\": 3 \n  }\n  \"test-echo\": {}\n}\n");
+
+        var error = Assert.Throws<TraceletConfigException>(() => PluginSection.ReadJsonFile(file));
+
+        Assert.Equal((file, 5), (error.Source, error.Line));
+        Assert.StartsWith($"{file}:5: not valid JSON", error.Message);
+    }
+
+    [Fact]
+    public void A_json_plugin_config_file_is_read_like_the_seeds_load_config()
+    {
+        var file = Write("plugins.json", """
+            {
+              // as in the Python Tracelet: one entry per plugin
+              "test-counter": { "enabled": true, "config": { "value": 3, "interval": "1s", }, },
+              "test-echo": { "enabled": false },
+            }
+            """);
+
+        var sections = PluginSection.ReadJsonFile(file);
+
+        Assert.Equal(["test-counter", "test-echo"], sections.Select(s => s.Name));
+        Assert.Equal("""{"value":3,"interval":"1s"}""", sections[0].Config.Json);
+        Assert.Equal((true, false), (sections[0].Enabled, sections[1].Enabled));
+        Assert.All(sections, s => Assert.Equal(file, s.Source));
+
+        var unknown = Write("unknown.json", """{ "test-echo": { "enabeld": true } }""");
+        var error = Assert.Throws<TraceletConfigException>(() => PluginSection.ReadJsonFile(unknown));
+        Assert.Equal("test-echo.enabeld", error.Key);
+    }
+}

@@ -1,0 +1,164 @@
+using System.Text.Json;
+using Akka.Actor;
+using Tracelet.Abstractions;
+using Tracelet.Actors.Plugins;
+using Tracelet.TestPlugins;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Tracelet.Actors.Tests.Plugins;
+
+/// <summary>
+/// Plugin failures: restarts with exponential backoff (min-backoff 50ms, max-restarts 3, random-factor 0
+/// in <see cref="TestNode"/>), giving up into Error, permanent faults, and isolation from other plugins.
+/// </summary>
+[Trait("Category", "Supervision")]
+public sealed class SupervisionSpec : PluginManagerSpecBase
+{
+    private const string Counter = CountingCollector.PluginName;
+    private const string Echo = EchoBackend.PluginName;
+    private const string Thrower = ThrowingCollector.PluginName;
+    private const string Native = NativeMissingCollector.PluginName;
+    private const string Failure = "collect failed: InvalidOperationException: sensor unplugged";
+
+    public SupervisionSpec(ITestOutputHelper output) : base(TestNode.Create(), "supervision-spec", output)
+    {
+    }
+
+    /// <summary>Starts the echo backend and the counter feeding it: the bystanders that must not notice a failing neighbour.</summary>
+    private (IActorRef Manager, PluginStatusEntry Echo) StartWithBystanders()
+    {
+        var manager = StartManager();
+        AwaitReady(manager);
+        Succeeds(manager, new StartPlugin(Echo), PluginState.Active);
+        Succeeds(manager, new InitializePlugin(Counter, PluginConfig.Parse("""{ "interval": "50ms", "value": 1 }""")), PluginState.Initialized);
+        Succeeds(manager, new StartPlugin(Counter), PluginState.Active);
+        var echo = AwaitPlugin(manager, Echo, e => Assert.True(Number(e.Status, "samples") > 0));
+        return (manager, echo);
+    }
+
+    private void StartThrower(IActorRef manager)
+    {
+        // Each incarnation collects once, then throws at its next tick.
+        var config = PluginConfig.Parse("""{ "interval": "50ms", "fail-after": 1, "message": "sensor unplugged" }""");
+        Succeeds(manager, new InitializePlugin(Thrower, config), PluginState.Initialized);
+        Succeeds(manager, new StartPlugin(Thrower), PluginState.Active);
+    }
+
+    private PluginStatusEntry AwaitGaveUp(IActorRef manager) =>
+        AwaitPlugin(manager, Thrower, e =>
+        {
+            Assert.Equal("error", e.State);
+            Assert.Equal($"gave up after 3 restarts within 60s; last error: {Failure}", e.Error);
+        });
+
+    /// <summary>The plugin's persisted transitions, oldest first.</summary>
+    private List<JsonElement> Transitions(string plugin) =>
+        [.. SqliteJournal.Events(Node.SqliteFile)
+            .Where(r => r.Manifest == "pt1")
+            .Select(r => r.Json)
+            .Where(j => j.GetProperty("plugin").GetString() == plugin)];
+
+    /// <summary>The restart count and error of each persisted transition into Error.</summary>
+    private List<(int Restarts, string? Error)> ErrorTransitions(string plugin) =>
+        [.. Transitions(plugin)
+            .Where(t => t.GetProperty("to").GetInt32() == (int)PluginState.Error)
+            .Select(t => (t.GetProperty("restarts").GetInt32(), t.GetProperty("error").GetString()))];
+
+    private void AssertStillWorking(IActorRef manager, PluginStatusEntry echoBefore)
+    {
+        var samples = Number(Status(manager).Plugins[Echo].Status, "samples");
+        var echo = AwaitPlugin(manager, Echo, e => Assert.True(Number(e.Status, "samples") > samples, "the backend stopped receiving samples"));
+        Assert.Equal(("active", 0, echoBefore.LastTransition), (echo.State, echo.Restarts, echo.LastTransition));
+        Assert.Equal(echoBefore.Status!["instance"], echo.Status!["instance"]);
+        var counter = Status(manager).Plugins[Counter];
+        Assert.Equal(("active", 0), (counter.State, counter.Restarts));
+    }
+
+    [Fact]
+    public void A_collector_that_keeps_failing_is_restarted_with_backoff_and_then_left_in_error()
+    {
+        var (manager, echoBefore) = StartWithBystanders();
+        StartThrower(manager);
+
+        var gaveUp = AwaitGaveUp(manager);
+
+        Assert.Equal(3, gaveUp.Restarts);
+        // The journal shows each restart, its growing backoff, and the restart count going up.
+        var transitions = Transitions(Thrower);
+        Assert.Equal<(int, string?)>(
+        [
+            (1, $"restarting in 0.05s after: {Failure}"),
+            (2, $"restarting in 0.1s after: {Failure}"),
+            (3, $"restarting in 0.2s after: {Failure}"),
+            (3, $"gave up after 3 restarts within 60s; last error: {Failure}"),
+        ], ErrorTransitions(Thrower));
+        var activations = transitions.Where(t => t.GetProperty("to").GetInt32() == (int)PluginState.Active).Select(t => t.GetProperty("restarts").GetInt32());
+        Assert.Equal([0, 1, 2, 3], activations);
+        Assert.False(transitions[^1].GetProperty("want_active").GetBoolean());
+
+        AssertStillWorking(manager, echoBefore);
+    }
+
+    [Fact]
+    public void A_plugin_that_gave_up_stays_in_error_with_its_last_error_after_the_manager_restarts()
+    {
+        var (manager, _) = StartWithBystanders();
+        StartThrower(manager);
+        var gaveUp = AwaitGaveUp(manager);
+
+        Watch(manager);
+        manager.Tell(PoisonPill.Instance);
+        ExpectTerminated(manager, Dilated(CommandTimeout));
+        var again = StartManager();
+        var status = AwaitReady(again);
+
+        var thrower = status.Plugins[Thrower];
+        Assert.Equal(("error", gaveUp.Error, 3), (thrower.State, thrower.Error, thrower.Restarts));
+        Assert.Equal(("active", "active"), (status.Plugins[Echo].State, status.Plugins[Counter].State));
+    }
+
+    [Fact]
+    public void An_operator_restart_clears_the_error_and_the_restart_window()
+    {
+        var (manager, echoBefore) = StartWithBystanders();
+        StartThrower(manager);
+        AwaitGaveUp(manager);
+
+        var before = Transitions(Thrower).Count;
+        Succeeds(manager, new RestartPlugin(Thrower), PluginState.Active);
+
+        // The restart begins afresh: no error carried over, restart count back to 0.
+        var restarted = Transitions(Thrower)[before];
+        Assert.Equal((int)PluginState.Initialized, restarted.GetProperty("to").GetInt32());
+        Assert.Equal(0, restarted.GetProperty("restarts").GetInt32());
+        Assert.False(restarted.TryGetProperty("error", out _));
+
+        // A fresh window: three more restarts with the same backoffs before giving up again, not an immediate give-up.
+        var second = AwaitGaveUp(manager);
+        Assert.Equal(3, second.Restarts);
+        var errors = ErrorTransitions(Thrower);
+        Assert.Equal(8, errors.Count);
+        Assert.Equal(errors[..4], errors[4..]);
+        AssertStillWorking(manager, echoBefore);
+    }
+
+    [Fact]
+    public void A_missing_native_library_puts_the_plugin_in_error_at_once_without_restarts()
+    {
+        var (manager, echoBefore) = StartWithBystanders();
+        Succeeds(manager, new StartPlugin(Native), PluginState.Active);
+
+        var native = AwaitPlugin(manager, Native, e => Assert.Equal("error", e.State));
+
+        Assert.Equal($"collect failed: DllNotFoundException: {NativeMissingCollector.LibraryMessage} (permanent fault: not restarted)", native.Error);
+        Assert.Equal(0, native.Restarts);
+        // A restart would come after min-backoff (50ms): give it ten times as long to show up.
+        ExpectNoMsg(Dilated(TimeSpan.FromMilliseconds(500)));
+        var later = Status(manager).Plugins[Native];
+        Assert.Equal(("error", 0, native.LastTransition), (later.State, later.Restarts, later.LastTransition));
+        var states = Transitions(Native).Select(t => (PluginState)t.GetProperty("to").GetInt32());
+        Assert.Equal([PluginState.Loaded, PluginState.Validated, PluginState.Initialized, PluginState.Active, PluginState.Error], states);
+        AssertStillWorking(manager, echoBefore);
+    }
+}
