@@ -686,8 +686,10 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
             var record = _state.Get(name);
             _descriptors.TryGetValue(name, out var d);
             _statuses.TryGetValue(name, out var live);
-            var state = d is null ? PluginState.Error : record.State;
-            var error = d is null ? NotFound(name).Reason : state == PluginState.Error ? record.Error : null;
+            // Before the first discovery has finished, an undiscovered plugin is not yet missing.
+            var missing = d is null && _ready;
+            var state = missing ? PluginState.Error : record.State;
+            var error = missing ? NotFound(name).Reason : state == PluginState.Error ? record.Error : null;
             entries[name] = new PluginStatusEntry(
                 state.ToString().ToLowerInvariant(),
                 d?.Metadata.Type.ToString().ToLowerInvariant() ?? "unknown",
