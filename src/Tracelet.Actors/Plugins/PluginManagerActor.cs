@@ -123,7 +123,8 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
         var descriptors = command.PluginTypes
             .SelectMany(t => PluginDiscovery.ScanAssembly(t.Assembly, $"registered:{t.Assembly.GetName().Name}", errors).Where(d => d.PluginType == t))
             .ToImmutableArray();
-        foreach (var t in command.PluginTypes.Where(t => descriptors.All(d => d.PluginType != t) && errors.Count == 0))
+        // A type the scan skipped without saying why is not a plugin type at all.
+        foreach (var t in command.PluginTypes.Where(t => descriptors.All(d => d.PluginType != t) && !errors.Any(e => e.Contains(t.FullName!, StringComparison.Ordinal))))
             errors.Add($"{t.FullName} is not a plugin type (public, non-abstract, IPlugin, parameterless constructor)");
         AddDiscovered(new DiscoveryResult(descriptors, [.. errors]));
         Sender.Tell(new PluginsDiscovered([.. _descriptors.Keys.Order(StringComparer.Ordinal)], [.. _discoveryErrors]));
@@ -526,9 +527,7 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
             Finish(new PluginOperationFailed(m.Name, error, PluginState.Error));
             return;
         }
-        Supervise(m.Name, error, m.Permanent);
-        if (_current is { } current && current.Plugin == m.Name && current.Incarnation == m.Incarnation)
-            Finish(new PluginOperationFailed(m.Name, error, PluginState.Error));
+        Supervise(m.Name, error, m.Permanent); // failed while working: no operation is waiting on it
     }
 
     private void Handle(Terminated t)

@@ -1,0 +1,72 @@
+using System.Collections.Immutable;
+using Akka.Configuration;
+
+namespace Tracelet.Actors.Configuration;
+
+/// <summary>Where a setting came from: a file and a line.</summary>
+public readonly record struct SettingOrigin(string File, int Line);
+
+/// <summary>The node's merged configuration, with the file and line of every key a file set.</summary>
+public sealed record LoadedConfig(Config Config, ImmutableDictionary<string, SettingOrigin> Origins)
+{
+    /// <summary>The file and line that set <paramref name="path"/>, or the closest enclosing key that was set in a file.</summary>
+    public SettingOrigin? OriginOf(string path)
+    {
+        for (var p = path; p.Length > 0; p = p.Contains('.') ? p[..p.LastIndexOf('.')] : "")
+        {
+            if (Origins.TryGetValue(p, out var origin)) return origin;
+        }
+        return null;
+    }
+
+    /// <summary>A configuration error about <paramref name="path"/>, located where a file set it.</summary>
+    public TraceletConfigException Error(string path, string reason)
+    {
+        var origin = OriginOf(path);
+        return origin is { } o
+            ? new TraceletConfigException(o.File, o.Line, null, path, reason)
+            : new TraceletConfigException("configuration", null, null, path, reason);
+    }
+
+    /// <summary>A setting as text; "" when absent.</summary>
+    public string Text(string path)
+    {
+        try
+        {
+            return Config.GetString(path, "") ?? "";
+        }
+        catch (Exception e) when (e is not TraceletConfigException)
+        {
+            throw Error(path, $"expected a string: {e.Message}");
+        }
+    }
+
+    /// <summary>A boolean setting (on/off, true/false, yes/no).</summary>
+    public bool Bool(string path)
+    {
+        var text = Text(path).ToLowerInvariant();
+        return text switch
+        {
+            "on" or "true" or "yes" => true,
+            "off" or "false" or "no" => false,
+            _ => throw Error(path, $"'{text}' is not a boolean (use on/off or true/false)"),
+        };
+    }
+
+    /// <summary>A duration setting (500ms, 2s, 1m...).</summary>
+    public TimeSpan Duration(string path)
+    {
+        var text = Text(path);
+        if (Tracelet.Abstractions.DurationText.TryParse(text, out var d)) return d;
+        throw Error(path, $"'{text}' is not a duration (write it like 500ms, 2s, 1m)");
+    }
+
+    /// <summary>A number setting within a range.</summary>
+    public double Number(string path, double min, double max)
+    {
+        var text = Text(path);
+        if (double.TryParse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var n) && n >= min && n <= max)
+            return n;
+        throw Error(path, $"'{text}' is not a number between {min} and {max}");
+    }
+}
