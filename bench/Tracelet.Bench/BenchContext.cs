@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using Microsoft.Data.Sqlite;
-using Tracelet.Bench.Running;
+using Tracelet.Testing;
 
 namespace Tracelet.Bench;
 

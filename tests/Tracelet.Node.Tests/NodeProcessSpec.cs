@@ -1,5 +1,5 @@
-using System.Net;
 using System.Text.Json;
+using Tracelet.Testing;
 using Xunit;
 
 namespace Tracelet.Node.Tests;
@@ -10,6 +10,7 @@ public sealed class NodeProcessSpec : IDisposable
 {
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
     private readonly string _dataDir = Directory.CreateTempSubdirectory("tracelet-node-").FullName;
+    private int _starts;
 
     public void Dispose()
     {
@@ -23,6 +24,11 @@ public sealed class NodeProcessSpec : IDisposable
         }
     }
 
+    /// <summary>Starts the node on this test's data folder; HOME is that folder too, so the user's plugins stay out.</summary>
+    private NodeProcess StartNode(int port, params string[] extraArgs) =>
+        NodeProcess.Start(null, new NodeLaunch(NodeBuild.NodeDll, _dataDir, port, "process-test", _dataDir,
+            Path.Combine(_dataDir, $"node-{++_starts}.log"), extraArgs));
+
     private static string State(JsonElement status, string plugin) =>
         status.GetProperty("plugins").TryGetProperty(plugin, out var p) ? p.GetProperty("state").GetString()! : "(missing)";
 
@@ -31,28 +37,28 @@ public sealed class NodeProcessSpec : IDisposable
     [Fact]
     public async Task Node_brings_plugins_back_as_they_were_after_SIGKILL()
     {
-        var port = NodeProcess.FreePort();
-        await using (var node = NodeProcess.Start(_dataDir, port))
+        var port = NodeBuild.FreeLoopbackPort();
+        await using (var node = StartNode(port))
         {
-            var status = await node.WaitForStatusAsync(s => Ready(s) && State(s, "heartbeat") == "active" && State(s, "console") == "active", StartTimeout);
+            var status = await node.RequireStatusAsync(s => Ready(s) && State(s, "heartbeat") == "active" && State(s, "console") == "active", StartTimeout);
             Assert.Equal("process-test", status.GetProperty("node").GetString());
             Assert.Equal(0, status.GetProperty("errors").GetInt32());
 
             // The heartbeat's samples reach the console backend.
-            await node.WaitForStatusAsync(s => s.GetProperty("plugins").GetProperty("console").GetProperty("runtime").GetProperty("samples_written").GetInt64() > 0, StartTimeout);
+            await node.RequireStatusAsync(s => s.GetProperty("plugins").GetProperty("console").GetProperty("runtime").GetProperty("samples_written").GetInt64() > 0, StartTimeout);
 
             // An operator starts jsonl (off in the role file) and stops nothing else.
-            var started = await node.PostAsync("/plugins/jsonl/start");
-            Assert.Equal(HttpStatusCode.OK, started.StatusCode);
-            await node.WaitForStatusAsync(s => State(s, "jsonl") == "active", StartTimeout);
+            var started = await node.PostAsync("plugins/jsonl/start", CancellationToken.None);
+            Assert.Equal(200, started.Status);
+            await node.RequireStatusAsync(s => State(s, "jsonl") == "active", StartTimeout);
 
             node.Kill();
             await node.WaitForExitAsync(TimeSpan.FromSeconds(10));
         }
 
-        await using (var node = NodeProcess.Start(_dataDir, port))
+        await using (var node = StartNode(port))
         {
-            var status = await node.WaitForStatusAsync(s => Ready(s), StartTimeout);
+            var status = await node.RequireStatusAsync(s => Ready(s), StartTimeout);
             Assert.Equal("active", State(status, "heartbeat"));
             Assert.Equal("active", State(status, "console"));
             Assert.Equal("active", State(status, "jsonl")); // restored from the journal, not from the role file
@@ -62,20 +68,20 @@ public sealed class NodeProcessSpec : IDisposable
     [Fact]
     public async Task Operator_stop_survives_SIGKILL_and_restart()
     {
-        var port = NodeProcess.FreePort();
-        await using (var node = NodeProcess.Start(_dataDir, port))
+        var port = NodeBuild.FreeLoopbackPort();
+        await using (var node = StartNode(port))
         {
-            await node.WaitForStatusAsync(s => Ready(s) && State(s, "console") == "active", StartTimeout);
-            var stopped = await node.PostAsync("/plugins/console/stop");
-            Assert.Equal(HttpStatusCode.OK, stopped.StatusCode);
-            await node.WaitForStatusAsync(s => State(s, "console") == "stopped", StartTimeout);
+            await node.RequireStatusAsync(s => Ready(s) && State(s, "console") == "active", StartTimeout);
+            var stopped = await node.PostAsync("plugins/console/stop", CancellationToken.None);
+            Assert.Equal(200, stopped.Status);
+            await node.RequireStatusAsync(s => State(s, "console") == "stopped", StartTimeout);
             node.Kill();
             await node.WaitForExitAsync(TimeSpan.FromSeconds(10));
         }
 
-        await using (var node = NodeProcess.Start(_dataDir, port))
+        await using (var node = StartNode(port))
         {
-            var status = await node.WaitForStatusAsync(Ready, StartTimeout);
+            var status = await node.RequireStatusAsync(Ready, StartTimeout);
             Assert.Equal("stopped", State(status, "console"));
             Assert.Equal("active", State(status, "heartbeat"));
         }
@@ -84,20 +90,20 @@ public sealed class NodeProcessSpec : IDisposable
     [Fact]
     public async Task Ctrl_C_stops_plugins_and_exits_cleanly_and_the_next_start_resumes_them()
     {
-        var port = NodeProcess.FreePort();
-        await using (var node = NodeProcess.Start(_dataDir, port))
+        var port = NodeBuild.FreeLoopbackPort();
+        await using (var node = StartNode(port))
         {
-            await node.WaitForStatusAsync(s => Ready(s) && State(s, "heartbeat") == "active", StartTimeout);
+            await node.RequireStatusAsync(s => Ready(s) && State(s, "heartbeat") == "active", StartTimeout);
             node.Interrupt();
             var exitCode = await node.WaitForExitAsync(TimeSpan.FromSeconds(30));
             Assert.True(exitCode == 0, $"exit code {exitCode}\n{node.Output}");
             Assert.DoesNotContain("Exception", node.Output, StringComparison.Ordinal);
         }
 
-        await using (var node = NodeProcess.Start(_dataDir, port))
+        await using (var node = StartNode(port))
         {
             // A clean shutdown is not an operator stop: everything comes back.
-            var status = await node.WaitForStatusAsync(Ready, StartTimeout);
+            var status = await node.RequireStatusAsync(Ready, StartTimeout);
             Assert.Equal("active", State(status, "heartbeat"));
             Assert.Equal("active", State(status, "console"));
         }
@@ -108,7 +114,7 @@ public sealed class NodeProcessSpec : IDisposable
     {
         var file = Path.Combine(_dataDir, "bad.conf");
         await File.WriteAllTextAsync(file, "tracelet {\n  http {\n    prot = 9000\n  }\n}\n");
-        await using var node = NodeProcess.Start(_dataDir, NodeProcess.FreePort(), "--config", file);
+        await using var node = StartNode(NodeBuild.FreeLoopbackPort(), "--config", file);
         var exitCode = await node.WaitForExitAsync(TimeSpan.FromSeconds(30));
         Assert.Equal(2, exitCode);
         Assert.Contains($"{file}:3", node.Output, StringComparison.Ordinal);
@@ -120,7 +126,7 @@ public sealed class NodeProcessSpec : IDisposable
     {
         var file = Path.Combine(_dataDir, "broken.conf");
         await File.WriteAllTextAsync(file, "tracelet {\n  plugins {\n    heartbeat { enabled = on\n  }\n");
-        await using var node = NodeProcess.Start(_dataDir, NodeProcess.FreePort(), "--config", file);
+        await using var node = StartNode(NodeBuild.FreeLoopbackPort(), "--config", file);
         var exitCode = await node.WaitForExitAsync(TimeSpan.FromSeconds(30));
         Assert.Equal(2, exitCode);
         Assert.Contains(file, node.Output, StringComparison.Ordinal);
@@ -132,8 +138,8 @@ public sealed class NodeProcessSpec : IDisposable
     {
         var file = Path.Combine(_dataDir, "plugins.conf");
         await File.WriteAllTextAsync(file, "tracelet.plugins.console { enabled = on, config { max-samples-per-line = lots } }\n");
-        await using var node = NodeProcess.Start(_dataDir, NodeProcess.FreePort(), "--config", file);
-        var status = await node.WaitForStatusAsync(s => Ready(s) && State(s, "console") == "error", StartTimeout);
+        await using var node = StartNode(NodeBuild.FreeLoopbackPort(), "--config", file);
+        var status = await node.RequireStatusAsync(s => Ready(s) && State(s, "console") == "error", StartTimeout);
         var error = status.GetProperty("plugins").GetProperty("console").GetProperty("error").GetString();
         Assert.Contains("max-samples-per-line", error, StringComparison.Ordinal);
         Assert.Equal("active", State(status, "heartbeat"));

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
-using Tracelet.Bench.Running;
+using Tracelet.Testing;
 
 namespace Tracelet.Bench.Recovery;
 
@@ -44,7 +44,7 @@ internal static class NodeRestarts
             var root = context.CreateTempDirectory($"node-{i}");
             var data = Path.Combine(root, "data");
             var home = Path.Combine(root, "home");
-            NodeLaunch Launch(string log) => new(nodeDll, data, BuildLayout.FreeLoopbackPort(), NodeId, home, Path.Combine(root, log + ".log"));
+            NodeLaunch Launch(string log) => new(nodeDll, data, NodeBuild.FreeLoopbackPort(), NodeId, home, Path.Combine(root, log + ".log"));
 
             // 1. Cold start on an empty data folder: the default role's plugins become active.
             Dictionary<string, string> before;
@@ -102,14 +102,14 @@ internal static class NodeRestarts
     /// <summary>`dotnet Tracelet.Bench.dll noop`: process start to exit.</summary>
     private static async Task<double> NoopMillisecondsAsync(BenchContext context)
     {
-        var info = new ProcessStartInfo(BuildLayout.DotnetHost) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        info.ArgumentList.Add(BuildLayout.BenchDll);
+        var info = new ProcessStartInfo(NodeBuild.DotnetHost) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        info.ArgumentList.Add(typeof(NodeRestarts).Assembly.Location);
         info.ArgumentList.Add("noop");
         var clock = Stopwatch.StartNew();
         using var process = context.Children.Start(info);
         await process.WaitForExitAsync(context.Cancellation);
         var elapsed = clock.Elapsed.TotalMilliseconds;
-        context.Check(process.ExitCode == 0, $"dotnet {BuildLayout.BenchDll} noop exited with {process.ExitCode}");
+        context.Check(process.ExitCode == 0, $"dotnet {typeof(NodeRestarts).Assembly.Location} noop exited with {process.ExitCode}");
         return elapsed;
     }
 

@@ -1,5 +1,5 @@
 using System.CommandLine;
-using Tracelet.Bench.Running;
+using Tracelet.Testing;
 
 namespace Tracelet.Bench.Recovery;
 
@@ -35,12 +35,12 @@ internal sealed class RecoveryBenchmark : IBenchmark
 
     public async Task RunAsync(BenchContext context, ParseResult parse)
     {
-        var nodeDll = Path.GetFullPath(parse.GetValue(_nodeDll) ?? BuildLayout.NodeDll);
+        var nodeDll = Path.GetFullPath(parse.GetValue(_nodeDll) ?? NodeBuild.NodeDll);
         if (!File.Exists(nodeDll))
             throw new FileNotFoundException($"{nodeDll} is missing: build it with `dotnet build -c Release src/Tracelet.Node`, or pass --node-dll", nodeDll);
         var repeat = Math.Clamp(parse.GetValue(_repeat), 1, 9);
         var journal = TimeSpan.FromSeconds(Math.Clamp(parse.GetValue(_journalSeconds), 0.5, 20));
-        context.Log($"node: {BuildLayout.DotnetHost} {nodeDll}");
+        context.Log($"node: {NodeBuild.DotnetHost} {nodeDll}");
 
         await JournalThroughput.RunAsync(context, journal);
         await NodeRestarts.RunAsync(context, nodeDll, repeat);

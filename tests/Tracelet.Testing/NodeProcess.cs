@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Net.Http.Headers;
 using System.Text.Json;
 
-namespace Tracelet.Bench.Running;
+namespace Tracelet.Testing;
 
 /// <summary>How to start a node: the built node, its data folder, status port and node id.</summary>
 /// <param name="NodeDll">Tracelet.Node.dll, run as <c>dotnet Tracelet.Node.dll</c>.</param>
@@ -11,14 +11,15 @@ namespace Tracelet.Bench.Running;
 /// <param name="NodeId">--node-id.</param>
 /// <param name="Home">HOME for the node, so that ~/.tracelet/plugins is an empty temp folder rather than the user's.</param>
 /// <param name="LogFile">Where the node's stdout and stderr go, each line prefixed with milliseconds since start.</param>
-internal sealed record NodeLaunch(string NodeDll, string DataDirectory, int HttpPort, string NodeId, string Home, string LogFile);
+/// <param name="ExtraArgs">More command-line arguments (for example <c>--config FILE</c>).</param>
+public sealed record NodeLaunch(string NodeDll, string DataDirectory, int HttpPort, string NodeId, string Home, string LogFile, IReadOnlyList<string>? ExtraArgs = null);
 
 /// <summary>
 /// A real node process under test: started with <c>dotnet Tracelet.Node.dll</c>, observed through
 /// its HTTP status API on 127.0.0.1, killed with SIGKILL. Its output is drained to a log file
 /// (an undrained pipe would block the node's console backend).
 /// </summary>
-internal sealed class NodeProcess : IAsyncDisposable
+public sealed class NodeProcess : IAsyncDisposable
 {
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(20);
 
@@ -58,16 +59,17 @@ internal sealed class NodeProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
-    public static NodeProcess Start(ChildProcesses children, NodeLaunch launch)
+    /// <summary>Starts the node; <paramref name="children"/>, when given, kills it if the caller dies first.</summary>
+    public static NodeProcess Start(ChildProcesses? children, NodeLaunch launch)
     {
-        var info = new ProcessStartInfo(BuildLayout.DotnetHost)
+        var info = new ProcessStartInfo(NodeBuild.DotnetHost)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
             WorkingDirectory = Path.GetDirectoryName(launch.LogFile)!,
         };
-        foreach (var arg in new[] { launch.NodeDll, "--data-dir", launch.DataDirectory, "--http-port", launch.HttpPort.ToString(System.Globalization.CultureInfo.InvariantCulture), "--node-id", launch.NodeId })
+        foreach (var arg in new[] { launch.NodeDll, "--data-dir", launch.DataDirectory, "--http-port", launch.HttpPort.ToString(System.Globalization.CultureInfo.InvariantCulture), "--node-id", launch.NodeId }.Concat(launch.ExtraArgs ?? []))
             info.ArgumentList.Add(arg);
         // The default role, not whatever the caller's environment overrides.
         foreach (var key in info.Environment.Keys.Where(k => k.StartsWith("TRACELET_", StringComparison.Ordinal)).ToList())
@@ -80,7 +82,7 @@ internal sealed class NodeProcess : IAsyncDisposable
         Process process;
         try
         {
-            process = children.Start(info);
+            process = children?.Start(info) ?? Process.Start(info) ?? throw new InvalidOperationException($"could not start {info.FileName}");
         }
         catch
         {
@@ -148,6 +150,37 @@ internal sealed class NodeProcess : IAsyncDisposable
         content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
         using var response = await Http.PostAsync(new Uri(_baseUri, path), content, cancellation);
         return ((int)response.StatusCode, await response.Content.ReadAsStringAsync(cancellation));
+    }
+
+    /// <summary>
+    /// Polls GET /status until <paramref name="until"/> holds, or throws with the last status and
+    /// the node's output: for tests, where a timeout is a failure to explain.
+    /// </summary>
+    public async Task<JsonElement> RequireStatusAsync(Func<JsonElement, bool> until, TimeSpan timeout)
+    {
+        var (at, status) = await WaitForStatusAsync(until, Elapsed + timeout, CancellationToken.None);
+        if (at is null)
+            throw new TimeoutException($"status never matched within {timeout}. Last status: {status?.ToString() ?? "(none)"}\nNode output:\n{Tail(60)}");
+        return status!.Value;
+    }
+
+    /// <summary>Everything the node wrote to stdout and stderr so far (each line prefixed with ms since start).</summary>
+    public string Output => Tail(int.MaxValue);
+
+    /// <summary>Sends SIGINT, as Ctrl-C at a terminal does.</summary>
+    public void Interrupt()
+    {
+        using var kill = Process.Start("kill", ["-INT", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        kill.WaitForExit();
+    }
+
+    /// <summary>Waits for the node to exit (and its output to be drained); returns the exit code.</summary>
+    public async Task<int> WaitForExitAsync(TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        await _process.WaitForExitAsync(cts.Token);
+        _process.WaitForExit();
+        return _process.ExitCode;
     }
 
     /// <summary>SIGKILL: no coordinated shutdown, no flush; the next start must recover from the journal.</summary>

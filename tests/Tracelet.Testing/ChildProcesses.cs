@@ -1,12 +1,12 @@
 using System.Diagnostics;
 
-namespace Tracelet.Bench.Running;
+namespace Tracelet.Testing;
 
 /// <summary>
 /// Every process a benchmark starts, so that none outlives it: disposing kills those still
 /// running, and so does the process-exit hook when the bench itself is stopped.
 /// </summary>
-internal sealed class ChildProcesses : IDisposable
+public sealed class ChildProcesses : IDisposable
 {
     private readonly List<Process> _processes = [];
 

@@ -1,21 +1,18 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace Tracelet.Bench.Running;
+namespace Tracelet.Testing;
 
 /// <summary>Where the repository, the built node and the dotnet host are, seen from the running bench.</summary>
-internal static class BuildLayout
+public static class NodeBuild
 {
-    /// <summary>The repository root: the first folder above the bench's binaries that holds Tracelet.Actors.sln.</summary>
+    /// <summary>The repository root: the first folder above the running program's binaries that holds Tracelet.Actors.sln.</summary>
     public static string RepositoryRoot { get; } = FindRepositoryRoot();
 
-    /// <summary>The bench's own assembly, for <c>dotnet Tracelet.Bench.dll noop</c>.</summary>
-    public static string BenchDll => typeof(BuildLayout).Assembly.Location;
-
     /// <summary>
-    /// The node built in the bench's configuration and target framework: the bench project
-    /// references Tracelet.Node (without its assembly) so that building the bench builds the node
-    /// into src/Tracelet.Node/bin/&lt;configuration&gt;/&lt;tfm&gt;/.
+    /// The node built in the running program's configuration and target framework: the test and
+    /// bench projects reference Tracelet.Node (without its assembly) so that building them builds
+    /// the node into src/Tracelet.Node/bin/&lt;configuration&gt;/&lt;tfm&gt;/.
     /// </summary>
     public static string NodeDll
     {
@@ -29,8 +26,8 @@ internal static class BuildLayout
     }
 
     /// <summary>
-    /// The dotnet host that runs framework-dependent apps. Under <c>dotnet run</c> the bench
-    /// itself runs from its apphost, so the host comes from DOTNET_HOST_PATH, DOTNET_ROOT or PATH.
+    /// The dotnet host that runs framework-dependent apps. Under <c>dotnet run</c> a program
+    /// runs from its apphost, so the host comes from DOTNET_HOST_PATH, DOTNET_ROOT or PATH.
     /// </summary>
     public static string DotnetHost { get; } = FindDotnetHost();
 
@@ -48,7 +45,7 @@ internal static class BuildLayout
         {
             if (File.Exists(Path.Combine(dir.FullName, "Tracelet.Actors.sln"))) return dir.FullName;
         }
-        throw new InvalidOperationException($"no Tracelet.Actors.sln above {AppContext.BaseDirectory}: run the bench from its build output in the repository");
+        throw new InvalidOperationException($"no Tracelet.Actors.sln above {AppContext.BaseDirectory}: run from a build output inside the repository");
     }
 
     private static string FindDotnetHost()
