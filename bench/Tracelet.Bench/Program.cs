@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Tracelet.Bench;
+using Tracelet.Bench.Nvml;
 using Tracelet.Bench.Recovery;
 
 // One named benchmark per run: `dotnet run -c Release --project bench/Tracelet.Bench -- <name>`.
@@ -10,6 +11,7 @@ using Tracelet.Bench.Recovery;
 IBenchmark[] benchmarks =
 [
     new RecoveryBenchmark(),
+    new NvmlBenchmark(),
 ];
 
 var root = new RootCommand("Tracelet benchmarks: runs one named benchmark and prints its figures beside baselines measured in the same run.");

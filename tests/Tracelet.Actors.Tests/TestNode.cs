@@ -75,8 +75,11 @@ internal sealed class TestNode : IDisposable
         TraceletSettings.Create(ConfigurationFactory.ParseString(pluginHocon ?? "").WithFallback(TraceletConfig()));
 
     /// <summary>Discovery of the Tracelet.TestPlugins assembly (loaded in the default context) and nothing else.</summary>
-    public DiscoveryResult Discover() =>
-        PluginDiscovery.Discover(Settings.Discovery, ImmutableDictionary<string, string>.Empty, [typeof(CountingCollector).Assembly]);
+    public DiscoveryResult Discover() => DiscoverWith();
+
+    /// <summary>Discovery of the test plugins plus the given built-in assemblies (the real collectors and backends).</summary>
+    public DiscoveryResult DiscoverWith(params System.Reflection.Assembly[] builtIn) =>
+        PluginDiscovery.Discover(Settings.Discovery, ImmutableDictionary<string, string>.Empty, [typeof(CountingCollector).Assembly, .. builtIn]);
 
     private Config TraceletConfig() => ConfigurationFactory.ParseString(_hocon).WithFallback(TraceletConfigLoader.ReferenceConfig());
 

@@ -144,4 +144,40 @@ public sealed class NodeProcessSpec : IDisposable
         Assert.Contains("max-samples-per-line", error, StringComparison.Ordinal);
         Assert.Equal("active", State(status, "heartbeat"));
     }
+
+    [Fact]
+    public async Task The_gpu_role_reports_every_GPU_in_status_and_publishes_its_samples()
+    {
+        // A node process of its own loads the fake driver by absolute path: its state starts fresh (2 GPUs, GPU 1 with MIG).
+        var file = Path.Combine(_dataDir, "gpu.conf");
+        await File.WriteAllTextAsync(file, $"tracelet.plugins.gpu.config {{ library-path = \"{FakeNvml.PathFor()}\", allow-fake = true, interval = 500ms }}\n");
+        await using var node = StartNode(NodeBuild.FreeLoopbackPort(), "--role", "single-node", "--role", "gpu", "--config", file);
+
+        var status = await node.RequireStatusAsync(s => Ready(s) && State(s, "gpu") == "active"
+            && s.GetProperty("plugins").GetProperty("gpu").GetProperty("status").TryGetProperty("gpus", out var g) && g.GetArrayLength() == 2, StartTimeout);
+        var gpu = status.GetProperty("plugins").GetProperty("gpu");
+        var gpus = gpu.GetProperty("status").GetProperty("gpus");
+        Assert.Equal("GPU-00000000-0000-4000-8000-000000000000", gpus[0].GetProperty("uuid").GetString());
+        Assert.Equal("ok", gpus[1].GetProperty("state").GetString());
+        Assert.Equal(2, gpus[1].GetProperty("mig_devices").GetInt32());
+        Assert.Equal("watching 2 GPU(s)", gpu.GetProperty("status").GetProperty("events").GetString());
+        // Its samples reach the console backend like any collector's.
+        await node.RequireStatusAsync(s => s.GetProperty("plugins").GetProperty("gpu").GetProperty("runtime").GetProperty("samples_produced").GetInt64() > 0
+            && s.GetProperty("plugins").GetProperty("console").GetProperty("runtime").GetProperty("samples_written").GetInt64() > 0, StartTimeout);
+        Assert.Equal(0, status.GetProperty("errors").GetInt32());
+    }
+
+    [Fact]
+    public async Task The_gpu_role_without_NVML_says_so_once_and_the_node_runs_on()
+    {
+        var missing = Path.Combine(_dataDir, "no-driver", "libnvidia-ml.so.1");
+        var file = Path.Combine(_dataDir, "gpu.conf");
+        await File.WriteAllTextAsync(file, $"tracelet.plugins.gpu.config {{ library-path = \"{missing}\" }}\n");
+        await using var node = StartNode(NodeBuild.FreeLoopbackPort(), "--role", "single-node", "--role", "gpu", "--config", file);
+
+        var status = await node.RequireStatusAsync(s => Ready(s) && State(s, "gpu") == "error" && State(s, "heartbeat") == "active", StartTimeout);
+        var gpu = status.GetProperty("plugins").GetProperty("gpu");
+        Assert.Contains($"NVML not available: libnvidia-ml.so.1 not found ({missing}: no such file)", gpu.GetProperty("error").GetString(), StringComparison.Ordinal);
+        Assert.Equal(0, gpu.GetProperty("restarts").GetInt32());
+    }
 }

@@ -25,6 +25,8 @@ internal sealed class PluginActor : ReceiveActor, IWithTimers
     private readonly Queue<MetricBatch> _queue = new();
     private IPlugin? _plugin;
     private bool _busy;
+    private string? _phase;
+    private bool _collectDue;
     private bool _stopRequested;
     private bool _started;
     private bool _failed;
@@ -115,7 +117,10 @@ internal sealed class PluginActor : ReceiveActor, IWithTimers
         if (_plugin is not CollectorPlugin collector || !_started || _stopRequested) return;
         if (_busy)
         {
-            _skippedTicks++; // the previous collection is still running: never overlap calls
+            // A status refresh is quick: collect right after it. Anything else (the previous
+            // collection still running) makes this tick a skipped one: calls never overlap.
+            if (_phase == "status") _collectDue = true;
+            else _skippedTicks++;
             return;
         }
         var node = _context.NodeId;
@@ -166,6 +171,7 @@ internal sealed class PluginActor : ReceiveActor, IWithTimers
     private void Call(string phase, Func<CancellationToken, Task<object?>> call)
     {
         _busy = true;
+        _phase = phase;
         var plugin = _plugin!;
         var token = _cts.Token;
         Task.Run(async () =>
@@ -187,6 +193,7 @@ internal sealed class PluginActor : ReceiveActor, IWithTimers
     private void Handle(CallCompleted done)
     {
         _busy = false;
+        _phase = null;
         if (done.Status is not null) ReportStatus(done.Status);
         if (done.Error is not null)
         {
@@ -208,6 +215,7 @@ internal sealed class PluginActor : ReceiveActor, IWithTimers
             case "start":
                 _started = true;
                 OnStarted();
+                if (_failed) return;
                 Context.Parent.Tell(new InstanceStarted(Name, _incarnation));
                 break;
             case "collect":
@@ -233,11 +241,18 @@ internal sealed class PluginActor : ReceiveActor, IWithTimers
             StopPlugin();
             return;
         }
+        if (_collectDue)
+        {
+            _collectDue = false;
+            Collect();
+            return;
+        }
         WriteNext();
     }
 
     private void OnStarted()
     {
+        if (_plugin is IActorBackedPlugin actorBacked && !StartWorker(actorBacked)) return;
         Timers.StartPeriodicTimer(StatusTimer, StatusTick.Instance, _settings.StatusInterval);
         switch (_plugin)
         {
@@ -247,6 +262,21 @@ internal sealed class PluginActor : ReceiveActor, IWithTimers
             case BackendPlugin:
                 Context.System.EventStream.Subscribe(Self, typeof(MetricBatch));
                 break;
+        }
+    }
+
+    private bool StartWorker(IActorBackedPlugin plugin)
+    {
+        try
+        {
+            var worker = Context.ActorOf(plugin.CreateWorker(), "worker");
+            plugin.AttachWorker(worker);
+            return true;
+        }
+        catch (Exception e)
+        {
+            Fail("start", Unwrap(e));
+            return false;
         }
     }
 

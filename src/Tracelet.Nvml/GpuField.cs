@@ -1,0 +1,56 @@
+namespace Tracelet.Nvml;
+
+/// <summary>
+/// Every value one sample of a device can hold, in NVML's own units (the collector converts to
+/// Tracelet's: ratios, bytes, watts, joules, hertz). At most 64: <see cref="GpuReading"/> keeps a
+/// presence bit per field.
+/// </summary>
+public enum GpuField
+{
+    UtilizationGpuPercent,
+    UtilizationMemoryPercent,
+    EncoderUtilizationPercent,
+    DecoderUtilizationPercent,
+    MemoryTotalBytes,
+    MemoryUsedBytes,
+    MemoryFreeBytes,
+    MemoryReservedBytes,
+    TemperatureCelsius,
+    MemoryTemperatureCelsius,
+    PowerUsageMilliwatts,
+    PowerLimitMilliwatts,
+    EnergyMillijoules,
+    ClockSmMegahertz,
+    ClockMemoryMegahertz,
+    ClockGraphicsMegahertz,
+    ClockSmMaxMegahertz,
+    ClockMemoryMaxMegahertz,
+    ClockGraphicsMaxMegahertz,
+    FanSpeedPercent,
+    PerformanceState,
+    PcieTxKilobytesPerSecond,
+    PcieRxKilobytesPerSecond,
+    PcieReplayCount,
+    PcieLinkGeneration,
+    PcieLinkWidth,
+    ClockEventReasons,
+    EccCorrectedVolatile,
+    EccUncorrectedVolatile,
+    EccCorrectedAggregate,
+    EccUncorrectedAggregate,
+    RemappedRowsCorrectable,
+    RemappedRowsUncorrectable,
+    RemappedRowsPending,
+    RemappedRowsFailed,
+    RetiredPagesSingleBit,
+    RetiredPagesDoubleBit,
+    RetiredPagesPending,
+    NvLinkTxKibibytes,
+    NvLinkRxKibibytes,
+    NvLinkCrcFlitErrors,
+    NvLinkCrcDataErrors,
+    NvLinkReplayErrors,
+    NvLinkRecoveryErrors,
+    NvLinkLinkCount,
+    ComputeProcessCount,
+}
