@@ -27,6 +27,20 @@ internal static class CallLatency
             Measure("GetRemappedRows", 200, () => lib.TryGetRemappedRows(d, out _));
             var processes = new NvmlProcessInfo[64];
             Measure("GetComputeRunningProcesses_v3", 200, () => lib.TryGetComputeProcesses(d, processes, out _));
+            var one = new NvmlFieldValue[1];
+            Measure("GetFieldValues(FI 83 energy)", 50, () =>
+            {
+                one[0] = new NvmlFieldValue { FieldId = NvmlFieldId.TotalEnergyConsumption };
+                return lib.TryGetFieldValues(d, one);
+            });
+            Measure("GetFieldValues(FI 82 mem temp)", 200, () =>
+            {
+                one[0] = new NvmlFieldValue { FieldId = NvmlFieldId.MemoryTemperature };
+                return lib.TryGetFieldValues(d, one);
+            });
+            var noPcie = new NvmlDeviceSampler(lib, d, new GpuSamplerOptions(PcieThroughput: false));
+            var reading = new GpuReading();
+            Measure("full sample, PCIe throughput off", 20, () => noPcie.Sample(reading));
             var fields = new NvmlFieldValue[8];
             Measure("GetFieldValues(8 entries)", 200, () =>
             {

@@ -69,6 +69,8 @@ internal sealed class RealDriverChecks(NvmlLibrary library, NvmlSession session,
             Console.WriteLine($"#   {tag} fields: {string.Join(", ", present)}");
             Console.WriteLine($"#   {tag} unsupported: {string.Join(", ", sampler.Unsupported.Select(u => $"{u.Metric}={u.Code}"))}");
             CheckRunner.That(reading.Has(GpuField.MemoryTotalBytes) && reading.Has(GpuField.PowerUsageMilliwatts) && reading.Has(GpuField.TemperatureCelsius), "memory, power or temperature missing");
+            CheckRunner.That(reading.Has(GpuField.EnergyMillijoules), "no energy counter");
+            Console.WriteLine($"#   {tag} energy through {(sampler.IsEnabled(GpuProbe.Energy) ? "nvmlDeviceGetTotalEnergyConsumption" : "field value 83")}");
             return $"{reading.PresentCount} fields present, {sampler.Unsupported.Count()} metrics switched off, {sampler.TransientErrors} transient errors";
         });
 
