@@ -314,17 +314,17 @@ public sealed class NvmlDeviceSampler
         for (var i = 0; i < request.Length; i++)
         {
             var entry = request[i];
-            if (entry.Result == NvmlReturn.Success)
+            if (entry.Outcome == NvmlReturn.Success)
             {
                 var value = entry.AsDouble();
                 if (!double.IsNaN(value)) reading.Set(_fieldEntries[i].Field, value);
                 continue;
             }
-            var cls = NvmlErrors.Classify(entry.Result);
-            if (cls == NvmlErrorClass.DeviceLost) return entry.Result;
+            var cls = NvmlErrors.Classify(entry.Outcome);
+            if (cls == NvmlErrorClass.DeviceLost) return entry.Outcome;
             if (cls is NvmlErrorClass.MetricUnavailable or NvmlErrorClass.Bug)
             {
-                _disabledFields[entry.FieldId] = entry.Result;
+                _disabledFields[entry.FieldId] = entry.Outcome;
                 SwitchedOff++;
                 dropped = true;
             }

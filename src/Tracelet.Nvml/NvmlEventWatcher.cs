@@ -131,12 +131,12 @@ public sealed class NvmlEventWatcher : IDisposable
 }
 
 /// <summary>
-/// One event. <see cref="Gpu"/> is null when the wait itself failed (<see cref="Result"/> says
+/// One event. <see cref="Gpu"/> is null when the wait itself failed (<see cref="Outcome"/> says
 /// why: GPU_IS_LOST without a device, or a broken set).
 /// </summary>
-public sealed record NvmlEvent(NvmlGpu? Gpu, ulong EventType, ulong EventData, uint GpuInstanceId, uint ComputeInstanceId, NvmlReturn Result)
+public sealed record NvmlEvent(NvmlGpu? Gpu, ulong EventType, ulong EventData, uint GpuInstanceId, uint ComputeInstanceId, NvmlReturn Outcome)
 {
-    public bool IsXid => Result == NvmlReturn.Success && (EventType & NvmlEventTypes.XidCriticalError) != 0;
+    public bool IsXid => Outcome == NvmlReturn.Success && (EventType & NvmlEventTypes.XidCriticalError) != 0;
 
     /// <summary>
     /// Xids caused by the application (illegal address, MMU faults from user code...), not the

@@ -150,7 +150,7 @@ public sealed class NvmlDeviceSamplerSpec : FakeNvmlSpec
         Assert.Equal(NvmlReturn.Success, Library.TryGetFieldValues(gpus[0].Handle, values));
         Assert.Equal((NvmlValueType.Double, 12.5), (values[0].ValueType, values[0].AsDouble()));
         Assert.Equal((NvmlValueType.SignedLongLong, -1.0), (values[1].ValueType, values[1].AsDouble()));
-        Assert.Equal(NvmlReturn.NotSupported, values[2].Result);
+        Assert.Equal(NvmlReturn.NotSupported, values[2].Outcome);
         Assert.Equal(NvmlValueType.UnsignedLongLong, values[3].ValueType);
         Assert.True(values[3].Value.UnsignedLongLong > uint.MaxValue);
         session.Release();

@@ -39,7 +39,7 @@ public sealed class NvmlEventWatcherSpec : FakeNvmlSpec
         Control.SetGpuLost(1, 0);
 
         Assert.True(events.TryTake(out var lost, Patience));
-        Assert.Equal(NvmlReturn.GpuIsLost, lost!.Result);
+        Assert.Equal(NvmlReturn.GpuIsLost, lost!.Outcome);
         Assert.False(events.TryTake(out _, TimeSpan.FromMilliseconds(300)), "the loss was reported more than once");
         session.Release();
     }

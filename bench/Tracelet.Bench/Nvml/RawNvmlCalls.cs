@@ -135,7 +135,7 @@ internal sealed class RawNvmlCalls
         {
             var probe = FieldEntries.Select(e => new NvmlFieldValue { FieldId = e.Id, ScopeId = e.Scope }).ToArray();
             if (lib.TryGetFieldValues(handle, probe) == NvmlReturn.Success)
-                fieldIds = FieldEntries.Where((_, i) => probe[i].Result == NvmlReturn.Success).ToArray();
+                fieldIds = FieldEntries.Where((_, i) => probe[i].Outcome == NvmlReturn.Success).ToArray();
         }
 
         return new Plan(handle)

@@ -132,9 +132,9 @@ internal sealed class GpuCollectorActor : ReceiveActor, IWithTimers
     {
         if (e.Gpu is null)
         {
-            _events = e.Result == NvmlReturn.GpuIsLost
+            _events = e.Outcome == NvmlReturn.GpuIsLost
                 ? $"watching; a wait reported a lost GPU at {DateTimeOffset.UtcNow:O}"
-                : $"stopped: nvmlEventSetWait returned {(int)e.Result} ({_session.Library.ErrorString(e.Result)})";
+                : $"stopped: nvmlEventSetWait returned {(int)e.Outcome} ({_session.Library.ErrorString(e.Outcome)})";
             return;
         }
         if (!e.IsXid || !_devices.TryGetValue(e.Gpu.Uuid, out var slot)) return;

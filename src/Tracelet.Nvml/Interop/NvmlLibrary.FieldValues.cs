@@ -10,7 +10,7 @@ public sealed unsafe partial class NvmlLibrary
 
     /// <summary>
     /// Fills each entry's value for its <see cref="NvmlFieldValue.FieldId"/> and scope. The call
-    /// succeeds when any entry was filled: read each entry's <see cref="NvmlFieldValue.Result"/>.
+    /// succeeds when any entry was filled: read each entry's <see cref="NvmlFieldValue.Outcome"/>.
     /// </summary>
     public NvmlReturn TryGetFieldValues(NvmlDeviceHandle device, Span<NvmlFieldValue> values)
     {

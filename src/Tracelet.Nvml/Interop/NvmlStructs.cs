@@ -114,7 +114,7 @@ public struct NvmlFieldValue
     public NvmlValue Value;
 
     /// <summary>The entry's own result: the call succeeds when any entry was filled.</summary>
-    public readonly NvmlReturn Result => (NvmlReturn)Return;
+    public readonly NvmlReturn Outcome => (NvmlReturn)Return;
 
     /// <summary>The value as a double, whatever its type; NaN for a type this build does not know.</summary>
     public readonly double AsDouble() => ValueType switch

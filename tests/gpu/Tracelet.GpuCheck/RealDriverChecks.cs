@@ -123,9 +123,9 @@ internal sealed class RealDriverChecks(NvmlLibrary library, NvmlSession session,
             foreach (var v in values)
             {
                 var scope = v.ScopeId == NvmlFieldValue.AllLinks ? "all" : v.ScopeId.ToString(CultureInfo.InvariantCulture);
-                Console.WriteLine($"#   {tag} FI {v.FieldId,3} scope {scope,3}: {v.Result,-16} type {v.ValueType} value {(v.Result == NvmlReturn.Success ? v.AsDouble().ToString(CultureInfo.InvariantCulture) : "-")}");
+                Console.WriteLine($"#   {tag} FI {v.FieldId,3} scope {scope,3}: {v.Outcome,-16} type {v.ValueType} value {(v.Outcome == NvmlReturn.Success ? v.AsDouble().ToString(CultureInfo.InvariantCulture) : "-")}");
             }
-            return $"{values.Count(v => v.Result == NvmlReturn.Success)} of {values.Length} answered";
+            return $"{values.Count(v => v.Outcome == NvmlReturn.Success)} of {values.Length} answered";
         });
 
         runner.Check($"{tag} events: supported types, a wait times out promptly", () =>
