@@ -18,6 +18,7 @@ public sealed class NvmlEventWatcher : IDisposable
     private readonly Action<NvmlEvent> _onEvent;
     private readonly uint _sliceMilliseconds;
     private readonly Thread _thread;
+    private readonly ManualResetEventSlim _stop = new();
     private volatile bool _stopping;
 
     private NvmlEventWatcher(NvmlSession session, nint set, IReadOnlyDictionary<nint, NvmlGpu> byHandle, Action<NvmlEvent> onEvent, uint sliceMilliseconds)
@@ -82,6 +83,7 @@ public sealed class NvmlEventWatcher : IDisposable
     private void Run()
     {
         var lib = _session.Library;
+        var lostReported = false;
         try
         {
             while (!_stopping)
@@ -91,16 +93,23 @@ public sealed class NvmlEventWatcher : IDisposable
                 switch (rc)
                 {
                     case NvmlReturn.Success:
+                        lostReported = false;
                         _byHandle.TryGetValue(data.Device, out var gpu);
                         Deliver(new NvmlEvent(gpu, data.EventType, data.EventData, data.GpuInstanceId, data.ComputeInstanceId, NvmlReturn.Success));
                         break;
                     case NvmlReturn.Timeout:
                         break;
-                    default:
-                        // GPU_IS_LOST names no device; anything else means the set is unusable: report and stop.
-                        Deliver(new NvmlEvent(null, 0, 0, NvmlProcessInfo.NoInstance, NvmlProcessInfo.NoInstance, rc));
-                        if (rc != NvmlReturn.GpuIsLost) return;
+                    case NvmlReturn.GpuIsLost:
+                        // Names no device, and a driver may answer it to every wait from now on: report it
+                        // once, and wait a slice before asking again instead of spinning.
+                        if (!lostReported) Deliver(new NvmlEvent(null, 0, 0, NvmlProcessInfo.NoInstance, NvmlProcessInfo.NoInstance, rc));
+                        lostReported = true;
+                        _stop.Wait((int)_sliceMilliseconds);
                         break;
+                    default:
+                        // The set is unusable: report and stop watching.
+                        Deliver(new NvmlEvent(null, 0, 0, NvmlProcessInfo.NoInstance, NvmlProcessInfo.NoInstance, rc));
+                        return;
                 }
             }
         }
@@ -124,7 +133,11 @@ public sealed class NvmlEventWatcher : IDisposable
     }
 
     /// <summary>Asks the thread to stop after its current slice; it frees the set and releases the session itself.</summary>
-    public void Dispose() => _stopping = true;
+    public void Dispose()
+    {
+        _stopping = true;
+        _stop.Set();
+    }
 
     /// <summary>Waits for the thread to end (tests, shutdown paths that may block).</summary>
     public bool Join(TimeSpan timeout) => _thread.Join(timeout);
@@ -137,6 +150,9 @@ public sealed class NvmlEventWatcher : IDisposable
 public sealed record NvmlEvent(NvmlGpu? Gpu, ulong EventType, ulong EventData, uint GpuInstanceId, uint ComputeInstanceId, NvmlReturn Outcome)
 {
     public bool IsXid => Outcome == NvmlReturn.Success && (EventType & NvmlEventTypes.XidCriticalError) != 0;
+
+    /// <summary>A single- or double-bit ECC error event.</summary>
+    public bool IsEcc => Outcome == NvmlReturn.Success && (EventType & (NvmlEventTypes.SingleBitEccError | NvmlEventTypes.DoubleBitEccError)) != 0;
 
     /// <summary>
     /// Xids caused by the application (illegal address, MMU faults from user code...), not the

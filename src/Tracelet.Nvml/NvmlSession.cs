@@ -37,6 +37,7 @@ public sealed class NvmlSession
     public static NvmlSession Open(NvmlLibrary library)
     {
         NvmlException.ThrowIfFailed(library, library.Init(), "nvmlInit_v2");
+        if (library.TryGetDriverVersion(out var driver) == NvmlReturn.Success) library.AdaptToDriver(driver);
         return new NvmlSession(library);
     }
 
@@ -95,7 +96,8 @@ public sealed class NvmlSession
         return new NvmlInventory(driver, cuda, gpus, failures);
     }
 
-    private IReadOnlyList<NvmlMigDevice> DiscoverMig(NvmlDeviceHandle parent)
+    /// <summary>The MIG devices of a GPU (none with MIG off), read from its current handle.</summary>
+    public IReadOnlyList<NvmlMigDevice> DiscoverMig(NvmlDeviceHandle parent)
     {
         var lib = Library;
         if (lib.TryGetMigMode(parent, out var enabled, out _) != NvmlReturn.Success || !enabled) return [];

@@ -198,9 +198,39 @@ public sealed class NvmlDeviceSamplerSpec : FakeNvmlSpec
     }
 }
 
+public sealed class DriverQuirkSpec
+{
+    [Theory]
+    [InlineData("535.43.02", true)]
+    [InlineData("535.86.10", true)]
+    [InlineData("535.98", true)]
+    [InlineData("535.104.05", false)]
+    [InlineData("535.309.01", false)]
+    [InlineData("550.54.15", false)]
+    [InlineData("470.256.02", false)]
+    [InlineData("not a version", false)]
+    public void The_drivers_whose_processes_v3_writes_32_byte_entries_are_known(string driver, bool wide) =>
+        Assert.Equal(wide, NvmlLibrary.ProcessesV3WritesWideEntries(driver));
+}
+
 [Collection(FakeNvmlCollection.Name)]
 public sealed class LegacyDriverSpec() : FakeNvmlSpec(FakeNvml.Legacy)
 {
+    [Fact]
+    public void Xid_events_arrive_through_the_older_wait()
+    {
+        var session = Open();
+        var gpus = session.Discover().Gpus;
+        var events = new System.Collections.Concurrent.BlockingCollection<NvmlEvent>();
+        var watcher = StartWatcher(session, gpus, events.Add, out var why);
+        Assert.True(watcher is not null, why);
+        Control.InjectXid(1, 48);
+        Assert.True(events.TryTake(out var xid, TimeSpan.FromSeconds(10)));
+        Assert.Equal((gpus[1].Uuid, 48ul), (xid!.Gpu?.Uuid, xid.EventData));
+        Assert.Equal(NvmlProcessInfo.NoInstance, xid.GpuInstanceId); // preset: v1 does not write the instance ids
+        session.Release();
+    }
+
     [Fact]
     public void An_older_driver_is_sampled_through_the_older_symbols()
     {

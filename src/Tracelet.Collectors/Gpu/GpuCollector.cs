@@ -19,6 +19,7 @@ public sealed class GpuCollector : CollectorPlugin, IActorBackedPlugin
     private NvmlInventory? _inventory;
     private IActorRef? _worker;
     private GpuCollectorStatus? _lastStatus;
+    private volatile bool _abandoned;
 
     /// <inheritdoc />
     public override PluginMetadata Metadata { get; } = new("gpu", "1.0.0", PluginType.Collector)
@@ -38,6 +39,7 @@ public sealed class GpuCollector : CollectorPlugin, IActorBackedPlugin
                 "collect-timeout": { "type": ["number", "string"], "description": "how long a collection waits for the GPUs" },
                 "watchdog": { "type": ["number", "string"], "description": "a device call running longer than this is flagged stalled" },
                 "lost-retry": { "type": ["number", "string"], "description": "how often a lost GPU is looked up again by UUID" },
+                "init-timeout": { "type": ["number", "string"], "description": "how long NVML may take to initialize and find the GPUs" },
                 "allow-fake": { "type": "boolean", "description": "accept the test fake of NVML (tests only)" }
               },
               "additionalProperties": false
@@ -56,7 +58,37 @@ public sealed class GpuCollector : CollectorPlugin, IActorBackedPlugin
     }
 
     /// <inheritdoc />
-    public override ValueTask StartAsync(CancellationToken cancellationToken)
+    public override async ValueTask StartAsync(CancellationToken cancellationToken)
+    {
+        // Loading, nvmlInit and the first handle lookups can take seconds (no persistence mode) or
+        // hang in a sick driver: they run on a thread of their own, never a pool thread, and start
+        // gives up after init-timeout. A hung thread is left behind; the pool is untouched.
+        var opened = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                Open();
+                opened.TrySetResult();
+            }
+            catch (Exception e)
+            {
+                opened.TrySetException(e);
+            }
+        }) { IsBackground = true, Name = "tracelet-nvml-init" };
+        thread.Start();
+        try
+        {
+            await opened.Task.WaitAsync(_settings.InitTimeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            _abandoned = true; // if the init thread finishes after all, it gives its session back
+            throw new PluginPermanentException($"NVML not available: nvmlInit_v2 and GPU discovery did not finish within {_settings.InitTimeout.TotalSeconds:0.#} s (a driver without persistence mode, or a hung driver)");
+        }
+    }
+
+    private void Open()
     {
         var loaded = NvmlLibrary.Load(_settings.LibraryPath);
         if (loaded.Library is not { } library) throw new PluginPermanentException($"NVML not available: {loaded.Error}");
@@ -80,7 +112,11 @@ public sealed class GpuCollector : CollectorPlugin, IActorBackedPlugin
             _session = null;
             throw new PluginPermanentException($"NVML not available: {e.Message}", e);
         }
-        return ValueTask.CompletedTask;
+        if (_abandoned)
+        {
+            _session.Release();
+            _session = null;
+        }
     }
 
     /// <inheritdoc />
@@ -98,6 +134,9 @@ public sealed class GpuCollector : CollectorPlugin, IActorBackedPlugin
         var collected = await _worker.Ask<GpusCollected>(CollectGpus.Instance, _settings.CollectTimeout + TimeSpan.FromSeconds(5), cancellationToken).ConfigureAwait(false);
         foreach (var sample in collected.Samples) writer.Write(sample);
         _lastStatus = collected.Status;
+        // NVML itself failed (uninitialized, driver/library mismatch): no GPU of this session can
+        // come back, so fail this collection; the runtime restarts the plugin with a new session.
+        if (collected.LibraryFailure is { } failure) throw new InvalidOperationException(failure);
     }
 
     /// <inheritdoc />
@@ -159,6 +198,7 @@ public sealed class GpuCollector : CollectorPlugin, IActorBackedPlugin
             ["transient_errors"] = d.TransientErrors,
             ["last_sample_us"] = Math.Round(d.LastSampleMicroseconds, 1),
             ["xid_count"] = d.XidCount,
+            ["ecc_events"] = d.EccEvents,
         };
         if (d.Error is not null) entry["error"] = d.Error;
         if (d.MigDevices > 0) entry["mig_devices"] = d.MigDevices;

@@ -35,6 +35,7 @@ internal sealed class GpuCollectorActor : ReceiveActor, IWithTimers
     private Collection? _collection;
     private long _lateAnswers;
     private long _xidDropped;
+    private string? _libraryFailure;
 
     public GpuCollectorActor(NvmlSession session, NvmlInventory inventory, string nodeId, string source, GpuCollectorSettings settings)
     {
@@ -45,14 +46,24 @@ internal sealed class GpuCollectorActor : ReceiveActor, IWithTimers
         _settings = settings;
         Receive<CollectGpus>(_ => Collect());
         Receive<DeviceSampled>(Handle);
+        Receive<DeviceRestarted>(Handle);
+        Receive<Terminated>(Handle);
         Receive<CollectionDeadline>(d => { if (_collection?.Sequence == d.Sequence) Finish(); });
         Receive<NvmlEvent>(Handle);
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
 
+    /// <summary>On the native-calls dispatcher too: it registers events and may make the session's last (shutdown) call.</summary>
     public static Props Props(NvmlSession session, NvmlInventory inventory, string nodeId, string source, GpuCollectorSettings settings) =>
-        Akka.Actor.Props.Create(() => new GpuCollectorActor(session, inventory, nodeId, source, settings));
+        Akka.Actor.Props.Create(() => new GpuCollectorActor(session, inventory, nodeId, source, settings)).WithDispatcher(GpuDeviceActor.Dispatcher);
+
+    /// <summary>
+    /// A device actor that throws outside its own guard is restarted (it answers
+    /// <see cref="DeviceRestarted"/>); one that keeps failing is stopped and shown as unavailable.
+    /// </summary>
+    protected override SupervisorStrategy SupervisorStrategy() =>
+        new OneForOneStrategy(maxNrOfRetries: 10, withinTimeRange: TimeSpan.FromMinutes(1), localOnlyDecider: _ => Directive.Restart);
 
     protected override void PreStart()
     {
@@ -65,6 +76,7 @@ internal sealed class GpuCollectorActor : ReceiveActor, IWithTimers
         foreach (var gpu in _inventory.Gpus)
         {
             var actor = Context.ActorOf(GpuDeviceActor.Props(_session, gpu, _nodeId, _source, _settings), ActorName(gpu.Uuid));
+            Context.Watch(actor);
             _devices[gpu.Uuid] = new DeviceSlot(gpu, actor, GpuDeviceActor.DeviceLabels(_nodeId, gpu));
         }
         var self = Self;
@@ -92,6 +104,7 @@ internal sealed class GpuCollectorActor : ReceiveActor, IWithTimers
         var now = DateTimeOffset.UtcNow;
         foreach (var slot in _devices.Values)
         {
+            if (slot.Stopped) continue;
             if (slot.AskedAt is { } askedAt)
             {
                 // Still inside the previous request: do not queue another behind a hung call.
@@ -117,6 +130,7 @@ internal sealed class GpuCollectorActor : ReceiveActor, IWithTimers
         slot.AskedAt = null;
         slot.Stalled = false;
         slot.Last = answer.Status;
+        _libraryFailure ??= answer.LibraryFailure;
         if (_collection is { } c && c.Sequence == answer.Sequence && c.Awaiting.Remove(answer.Uuid))
         {
             c.Samples.AddRange(answer.Samples);
@@ -128,16 +142,42 @@ internal sealed class GpuCollectorActor : ReceiveActor, IWithTimers
         }
     }
 
+    private void Handle(DeviceRestarted restarted)
+    {
+        if (!_devices.TryGetValue(restarted.Uuid, out var slot)) return;
+        _log.Warning("GPU {Index} ({Uuid}): its actor restarted after {Reason}", slot.Gpu.Index, slot.Gpu.Uuid, restarted.Reason);
+        slot.AskedAt = null;
+        slot.Stalled = false;
+        slot.Last = StatusOf(slot) with { Error = $"restarted after {restarted.Reason}" };
+        if (_collection is { } c && c.Awaiting.Remove(restarted.Uuid) && c.Awaiting.Count == 0) Finish();
+    }
+
+    private void Handle(Terminated terminated)
+    {
+        var slot = _devices.Values.FirstOrDefault(s => s.Actor.Equals(terminated.ActorRef));
+        if (slot is null) return;
+        slot.Stopped = true;
+        slot.AskedAt = null;
+        slot.Last = StatusOf(slot) with { State = GpuDeviceStatus.Unavailable, Error = "its actor stopped after failing repeatedly" };
+        if (_collection is { } c && c.Awaiting.Remove(slot.Gpu.Uuid) && c.Awaiting.Count == 0) Finish();
+    }
+
     private void Handle(NvmlEvent e)
     {
-        if (e.Gpu is null)
+        if (e.Outcome != NvmlReturn.Success)
         {
             _events = e.Outcome == NvmlReturn.GpuIsLost
                 ? $"watching; a wait reported a lost GPU at {DateTimeOffset.UtcNow:O}"
                 : $"stopped: nvmlEventSetWait returned {(int)e.Outcome} ({_session.Library.ErrorString(e.Outcome)})";
             return;
         }
-        if (!e.IsXid || !_devices.TryGetValue(e.Gpu.Uuid, out var slot)) return;
+        if (e.Gpu is null || !_devices.TryGetValue(e.Gpu.Uuid, out var slot)) return; // a device we do not sample
+        if (e.IsEcc)
+        {
+            slot.EccEvents++;
+            _log.Warning("GPU {Index} ({Uuid}) reported an ECC error event ({Kind})", slot.Gpu.Index, slot.Gpu.Uuid, (e.EventType & NvmlEventTypes.DoubleBitEccError) != 0 ? "double-bit" : "single-bit");
+        }
+        if (!e.IsXid) return;
         var now = DateTimeOffset.UtcNow;
         if (!e.IsApplicationXid) slot.XidCount++;
         slot.LastXid = e.EventData;
@@ -166,7 +206,7 @@ internal sealed class GpuCollectorActor : ReceiveActor, IWithTimers
                 c.Samples.Add(new MetricSample(GpuMetrics.XidErrors, MetricType.System, slot.XidCount, now, _source, Labels: slot.Labels));
         }
         var statuses = _devices.Values.OrderBy(s => s.Gpu.Index).Select(StatusOf).ToImmutableArray();
-        c.ReplyTo.Tell(new GpusCollected(c.Samples.ToImmutable(), new GpuCollectorStatus(statuses, _events, _lateAnswers, _xidDropped)));
+        c.ReplyTo.Tell(new GpusCollected(c.Samples.ToImmutable(), new GpuCollectorStatus(statuses, _events, _lateAnswers, _xidDropped), _libraryFailure));
     }
 
     private static GpuDeviceStatus StatusOf(DeviceSlot slot)
@@ -174,7 +214,7 @@ internal sealed class GpuCollectorActor : ReceiveActor, IWithTimers
         var status = slot.Last ?? new GpuDeviceStatus(slot.Gpu.Index, slot.Gpu.Uuid, slot.Gpu.Name, slot.Gpu.PciBusId, GpuDeviceStatus.Ok, null, [], 0, slot.Gpu.MigDevices.Count, 0, 0, null, null);
         if (slot.Stalled)
             status = status with { State = GpuDeviceStatus.Stalled, Error = $"an NVML call has not returned since {slot.AskedAt:O}" };
-        return status with { XidCount = slot.XidCount, LastXid = slot.LastXid, LastXidAt = slot.LastXidAt };
+        return status with { XidCount = slot.XidCount, LastXid = slot.LastXid, LastXidAt = slot.LastXidAt, EccEvents = slot.EccEvents };
     }
 
     private sealed class DeviceSlot(NvmlGpu gpu, IActorRef actor, ImmutableArray<MetricLabel> labels)
@@ -188,6 +228,8 @@ internal sealed class GpuCollectorActor : ReceiveActor, IWithTimers
         public long XidCount { get; set; }
         public ulong? LastXid { get; set; }
         public DateTimeOffset? LastXidAt { get; set; }
+        public long EccEvents { get; set; }
+        public bool Stopped { get; set; }
     }
 
     private sealed class Collection(long sequence, IActorRef replyTo)

@@ -10,6 +10,7 @@ namespace Tracelet.Collectors.Gpu;
 /// <param name="CollectTimeout">How long a collection waits for the device actors; a device that has not answered is left out of that collection.</param>
 /// <param name="Watchdog">A device call running longer than this is flagged "stalled" in status.</param>
 /// <param name="LostRetry">How often a lost GPU's handle is looked up again by UUID.</param>
+/// <param name="InitTimeout">How long NVML may take to initialize and enumerate the GPUs (seconds without persistence mode) before start fails.</param>
 /// <param name="RefuseFake">Refuse to run on the test fake of NVML (on by default; tests turn it off).</param>
 public sealed record GpuCollectorSettings(
     string LibraryPath,
@@ -19,6 +20,7 @@ public sealed record GpuCollectorSettings(
     TimeSpan CollectTimeout,
     TimeSpan Watchdog,
     TimeSpan LostRetry,
+    TimeSpan InitTimeout,
     bool RefuseFake)
 {
     public static GpuCollectorSettings Create(PluginConfig config) => new(
@@ -29,5 +31,6 @@ public sealed record GpuCollectorSettings(
         config.GetDuration("collect-timeout", TimeSpan.FromSeconds(3)),
         config.GetDuration("watchdog", TimeSpan.FromSeconds(10)),
         config.GetDuration("lost-retry", TimeSpan.FromMinutes(1)),
+        config.GetDuration("init-timeout", TimeSpan.FromSeconds(20)),
         !config.GetBoolean("allow-fake", false));
 }

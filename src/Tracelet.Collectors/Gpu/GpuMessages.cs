@@ -14,14 +14,20 @@ internal sealed class CollectGpus
     private CollectGpus() { }
 }
 
-/// <summary>Collector actor → plugin: the samples of one collection, and every GPU's status.</summary>
-internal sealed record GpusCollected(ImmutableArray<MetricSample> Samples, GpuCollectorStatus Status);
+/// <summary>
+/// Collector actor → plugin: the samples of one collection, and every GPU's status.
+/// <paramref name="LibraryFailure"/> says NVML itself became unusable (the plugin then fails and is restarted with a new session).
+/// </summary>
+internal sealed record GpusCollected(ImmutableArray<MetricSample> Samples, GpuCollectorStatus Status, string? LibraryFailure);
 
 /// <summary>Collector actor → device actor: sample now; the sequence number pairs the answer with its collection.</summary>
 internal sealed record SampleDevice(long Sequence);
 
 /// <summary>Device actor → collector actor.</summary>
-internal sealed record DeviceSampled(string Uuid, long Sequence, ImmutableArray<MetricSample> Samples, GpuDeviceStatus Status);
+internal sealed record DeviceSampled(string Uuid, long Sequence, ImmutableArray<MetricSample> Samples, GpuDeviceStatus Status, string? LibraryFailure);
+
+/// <summary>Device actor → collector actor after a restart: its request in flight was lost, ask it again.</summary>
+internal sealed record DeviceRestarted(string Uuid, string Reason);
 
 /// <summary>What the plugin shows in status.</summary>
 public sealed record GpuCollectorStatus(
@@ -47,7 +53,8 @@ public sealed record GpuDeviceStatus(
     double LastSampleMicroseconds,
     long XidCount,
     ulong? LastXid,
-    DateTimeOffset? LastXidAt)
+    DateTimeOffset? LastXidAt,
+    long EccEvents = 0)
 {
     public const string Ok = "ok";
     public const string Lost = "lost";

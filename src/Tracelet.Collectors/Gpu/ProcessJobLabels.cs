@@ -4,9 +4,12 @@ namespace Tracelet.Collectors.Gpu;
 
 /// <summary>
 /// Labels a GPU process with its training job's identity, read once per pid from
-/// <c>/proc/&lt;pid&gt;/environ</c>: LOCAL_RANK, RANK, SLURM_JOB_ID, CUDA_VISIBLE_DEVICES. A
-/// process in another PID namespace or owned by another user is simply unlabelled. The cache
-/// forgets pids that were not seen in the last sample, so it stays as small as the process list.
+/// <c>/proc/&lt;pid&gt;/environ</c>: LOCAL_RANK, RANK, SLURM_JOB_ID, CUDA_VISIBLE_DEVICES. NVML
+/// reports the driver's (host) pids: inside a container the same number can belong to an
+/// unrelated local process, so a pid is labelled only when that process holds an open
+/// <c>/dev/nvidia*</c> file. A process we cannot inspect (another user, another PID namespace)
+/// stays unlabelled. The cache forgets pids not seen in the last sample, so it stays as small as
+/// the process list.
 /// </summary>
 public sealed class ProcessJobLabels(string procRoot = "/proc")
 {
@@ -37,12 +40,17 @@ public sealed class ProcessJobLabels(string procRoot = "/proc")
         _seen.Clear();
     }
 
+    /// <summary>The most file descriptors looked at when checking that a pid is a GPU process.</summary>
+    private const int MaxDescriptors = 4096;
+
     private ImmutableArray<Abstractions.MetricLabel> Read(uint pid)
     {
+        var dir = Path.Combine(procRoot, pid.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        if (!HoldsNvidiaDevice(dir)) return [];
         string environ;
         try
         {
-            environ = File.ReadAllText(Path.Combine(procRoot, pid.ToString(System.Globalization.CultureInfo.InvariantCulture), "environ"));
+            environ = File.ReadAllText(Path.Combine(dir, "environ"));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -60,5 +68,21 @@ public sealed class ProcessJobLabels(string procRoot = "/proc")
             }
         }
         return labels.ToImmutable();
+    }
+
+    private static bool HoldsNvidiaDevice(string processDirectory)
+    {
+        try
+        {
+            foreach (var fd in Directory.EnumerateFileSystemEntries(Path.Combine(processDirectory, "fd")).Take(MaxDescriptors))
+            {
+                if (new FileInfo(fd).LinkTarget is { } target && target.StartsWith("/dev/nvidia", StringComparison.Ordinal)) return true;
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Not ours to inspect: leave it unlabelled.
+        }
+        return false;
     }
 }

@@ -83,7 +83,9 @@ public sealed unsafe partial class NvmlLibrary
         {
             var v2 = new NvmlMemoryV2 { Version = NvmlMemoryV2.Version2 };
             var rc = (NvmlReturn)_memoryV2(device.Value, &v2);
-            if (rc != NvmlReturn.ArgumentVersionMismatch)
+            // A driver that rejects the struct version (25), or that answers UNKNOWN to _v2 while
+            // having v1 (seen inside WSL on 516), is asked with v1 from then on.
+            if (rc != NvmlReturn.ArgumentVersionMismatch && !(rc == NvmlReturn.Unknown && _memoryV1 != null))
             {
                 if (rc == NvmlReturn.Success) memory = new NvmlMemory(v2.TotalBytes, v2.FreeBytes, v2.UsedBytes, v2.ReservedBytes);
                 return rc;

@@ -39,9 +39,9 @@ public sealed class GpuCollectorSpec : PluginManagerSpecBase
         _fake.Reset();
     }
 
-    private IActorRef StartNode()
+    private IActorRef StartNode(TraceletSettings? settings = null)
     {
-        var manager = StartManager(discover: () => Node.DiscoverWith(typeof(GpuCollector).Assembly, typeof(CapturingBackend).Assembly));
+        var manager = StartManager(settings, discover: () => Node.DiscoverWith(typeof(GpuCollector).Assembly, typeof(CapturingBackend).Assembly));
         AwaitReady(manager);
         Succeeds(manager, new StartPlugin(Capture), PluginState.Active);
         _manager = manager;
@@ -54,7 +54,8 @@ public sealed class GpuCollectorSpec : PluginManagerSpecBase
           "library-path": {{System.Text.Json.JsonSerializer.Serialize(libraryPath ?? FakeNvml.PathFor())}},
           "allow-fake": {{(allowFake ? "true" : "false")}},
           "collect-timeout": "300ms",
-          "watchdog": "400ms"
+          "watchdog": "400ms",
+          "lost-retry": "200ms"
         }
         """);
 
@@ -171,6 +172,46 @@ public sealed class GpuCollectorSpec : PluginManagerSpecBase
         var before = Samples(GpuMetrics.PowerUsage).Count(s => Label(s, GpuLabels.Gpu) == "0");
         Eventually(() => Samples(GpuMetrics.PowerUsage).Count(s => Label(s, GpuLabels.Gpu) == "0"), n => Assert.True(n > before + 3, "GPU 0 stopped being sampled"));
         Assert.Equal(("active", 0), (Status(manager).Plugins[Gpu].State, Status(manager).Plugins[Gpu].Restarts));
+    }
+
+    [Fact]
+    public void A_lost_GPU_that_comes_back_is_sampled_again_with_its_MIG_devices_found_anew()
+    {
+        var manager = StartNode();
+        StartGpu(manager);
+        Eventually(() => Samples(GpuMetrics.Up), s => Assert.Contains(s, x => Label(x, GpuLabels.Gpu) == "1"));
+        _fake.SetGpuLost(1, 0);
+        AwaitPlugin(manager, Gpu, e => Assert.Equal("lost", Gpus(e)[1]["state"]));
+        var migBefore = MigMemorySamples();
+
+        _fake.SetGpuLost(1, -1); // back on the bus (a reset, in real life)
+
+        var entry = AwaitPlugin(manager, Gpu, e => Assert.Equal("ok", Gpus(e)[1]["state"]));
+        Assert.Equal(2, Gpus(entry)[1]["mig_devices"]);
+        Eventually(MigMemorySamples, n => Assert.True(n > migBefore + 2, "MIG devices are not sampled again"));
+        Assert.Equal(0, Status(manager).Plugins[Gpu].Restarts);
+    }
+
+    private int MigMemorySamples() => Samples(GpuMetrics.MemoryTotal).Count(s => s.Labels.Any(l => l.Key == GpuLabels.ParentUuid));
+
+    [Fact]
+    public void When_NVML_itself_fails_the_plugin_restarts_with_a_new_session()
+    {
+        // A slow backoff, so the failed instance has let go of NVML before the next one starts.
+        var manager = StartNode(Node.CreateSettings("tracelet.plugin-manager.supervision { min-backoff = 1s, max-backoff = 2s }"));
+        StartGpu(manager);
+        Eventually(() => Samples(GpuMetrics.Up), s => Assert.NotEmpty(s));
+
+        _fake.Reset(); // every call of this session now answers UNINITIALIZED, as after a driver upgrade
+
+        var entry = AwaitPlugin(manager, Gpu, e =>
+        {
+            Assert.Equal(("active", 1), (e.State, e.Restarts));
+            Assert.All(Gpus(e), g => Assert.Equal("ok", g["state"]));
+        }, within: TimeSpan.FromSeconds(20));
+        Assert.Equal(2, Gpus(entry).Length);
+        var up = Samples(GpuMetrics.Up).Count(s => s.Value == 1);
+        Eventually(() => Samples(GpuMetrics.Up).Count(s => s.Value == 1), n => Assert.True(n > up + 2, "no samples after the restart"));
     }
 
     [Fact]

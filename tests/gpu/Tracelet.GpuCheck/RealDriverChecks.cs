@@ -89,11 +89,23 @@ internal sealed class RealDriverChecks(NvmlLibrary library, NvmlSession session,
         {
             var rc = library.TryGetComputeProcesses(d, Span<NvmlProcessInfo>.Empty, out var needed);
             CheckRunner.That(rc is NvmlReturn.Success or NvmlReturn.InsufficientSize, rc.ToString());
-            var buffer = new NvmlProcessInfo[needed + 3];
-            buffer[^1] = new NvmlProcessInfo { Pid = 0xCAFE, UsedGpuMemoryBytes = 0xDEADBEEF, GpuInstanceId = 7, ComputeInstanceId = 7 };
-            rc = library.TryGetComputeProcesses(d, buffer.AsSpan(0, buffer.Length - 1), out var count);
+            // Every byte starts as 0xAA and the driver is offered exactly `needed` entries: with the
+            // 24-byte stride nothing past count * 24 bytes changes; a 32-byte stride would show there.
+            NvmlProcessInfo[] buffer;
+            var count = 0;
+            var attempts = 0;
+            do
+            {
+                // The number of processes can change between calls: offer what the last answer asked for.
+                buffer = new NvmlProcessInfo[needed + 4];
+                System.Runtime.InteropServices.MemoryMarshal.AsBytes(buffer.AsSpan()).Fill(0xAA);
+                rc = library.TryGetComputeProcesses(d, buffer.AsSpan(0, needed), out count);
+                if (rc == NvmlReturn.InsufficientSize) needed = count;
+            }
+            while (rc == NvmlReturn.InsufficientSize && ++attempts < 5);
             CheckRunner.That(rc == NvmlReturn.Success, rc.ToString());
-            CheckRunner.That(buffer[^1].Pid == 0xCAFE && buffer[^1].UsedGpuMemoryBytes == 0xDEADBEEF, "the canary after the array was overwritten");
+            var tail = System.Runtime.InteropServices.MemoryMarshal.AsBytes(buffer.AsSpan())[(count * 24)..];
+            CheckRunner.That(tail.IndexOfAnyExcept((byte)0xAA) < 0, $"the driver wrote past {count} entries of 24 bytes: not the 24-byte stride");
             var listed = buffer.Take(count).Select(p => $"{p.Pid}:{p.UsedGpuMemoryBytes}:{p.GpuInstanceId:X}/{p.ComputeInstanceId:X}").ToList();
             if (Environment.GetEnvironmentVariable("TRACELET_CHECK_PID") is { } expected && uint.TryParse(expected, out var pid))
             {
@@ -102,7 +114,7 @@ internal sealed class RealDriverChecks(NvmlLibrary library, NvmlSession session,
                 Console.WriteLine($"#   {tag} job labels of {pid}: {string.Join(", ", labels.Select(l => $"{l.Key}={l.Value}"))}");
                 CheckRunner.That(labels.Any(l => l.Key == GpuLabels.Rank && l.Value == "3"), "RANK=3 not read from the process environment");
             }
-            return $"{count} process(es): {string.Join(", ", listed)}";
+            return $"{count} process(es), nothing written past {count} x 24 bytes: {string.Join(", ", listed)}";
         });
 
         runner.Check($"{tag} field values: types and per-entry results", () =>
