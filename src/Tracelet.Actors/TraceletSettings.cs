@@ -26,8 +26,8 @@ public sealed record PluginManagerSettings(
     int SnapshotEvery,
     TimeSpan OperationTimeout,
     TimeSpan StatusInterval,
-    int BackendQueueBatches,
-    SupervisionSettings Supervision);
+    SupervisionSettings Supervision,
+    TimeSpan DrainTimeout);
 
 /// <summary>tracelet.discovery.</summary>
 public sealed record DiscoverySettings(
@@ -43,7 +43,8 @@ public sealed record TraceletSettings(
     PersistenceSettings Persistence,
     PluginManagerSettings PluginManager,
     DiscoverySettings Discovery,
-    ImmutableSortedDictionary<string, PluginSection> Plugins)
+    ImmutableSortedDictionary<string, PluginSection> Plugins,
+    Tracelet.Actors.Pipeline.PipelineSettings Pipeline)
 {
     /// <summary>The persistence id of this node's PluginManager: derived from the node id, never from an address.</summary>
     public string PluginManagerPersistenceId => $"plugin-manager-{NodeId}";
@@ -90,8 +91,8 @@ public sealed record TraceletSettings(
             (int)loaded.Number("tracelet.plugin-manager.snapshot-every", 1, 1_000_000),
             loaded.Duration("tracelet.plugin-manager.operation-timeout"),
             loaded.Duration("tracelet.plugin-manager.status-interval"),
-            (int)loaded.Number("tracelet.plugin-manager.backend-queue-batches", 1, 1_000_000),
-            supervision);
+            supervision,
+            loaded.Duration("tracelet.pipeline.flush-timeout"));
         var discovery = new DiscoverySettings(
             [.. c.GetStringList("tracelet.discovery.built-in-assemblies")],
             [.. c.GetStringList("tracelet.discovery.paths").Select(p => Path.GetFullPath(ExpandHome(p)))],
@@ -100,7 +101,7 @@ public sealed record TraceletSettings(
 
         var plugins = PluginSection.ReadAll(loaded);
         return new TraceletSettings(nodeId, dataDir, new PersistenceSettings(provider, connection, loaded.Text("tracelet.persistence.schema")),
-            manager, discovery, plugins);
+            manager, discovery, plugins, Tracelet.Actors.Pipeline.PipelineSettings.Create(loaded));
     }
 
     /// <summary>Replaces a leading '~' with the user's home folder.</summary>

@@ -38,7 +38,10 @@ public static class TraceletHostingExtensions
         builder.AddHocon(PersistenceHocon.Create(settings).WithFallback(config.Config), HoconAddMode.Prepend);
         builder.WithActors((system, registry) =>
         {
-            var managerProps = PluginManagerActor.Props(settings, () => PluginDiscovery.Discover(settings.Discovery, environment));
+            // The metric pipeline outlives PluginManager restarts (its buffers must not be lost with them).
+            var pipeline = system.ActorOf(PluginManagerActor.PipelineProps(settings), "pipeline");
+            registry.Register<TraceletPipeline>(pipeline);
+            var managerProps = PluginManagerActor.Props(settings, () => PluginDiscovery.Discover(settings.Discovery, environment), pipeline);
             var supervisor = system.ActorOf(
                 BackoffSupervisor.Props(Backoff.OnStop(managerProps, "plugin-manager", TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30), 0.2, -1)),
                 "plugin-manager-supervisor");
@@ -46,6 +49,19 @@ public static class TraceletHostingExtensions
 
             CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseBeforeServiceUnbind, "tracelet-stop-plugins", async () =>
             {
+                // First deliver what is buffered to backends that are up (kept if durable, else counted
+                // as dropped with reason "shutdown" after the deadline), then stop the plugins.
+                var flush = settings.Pipeline.FlushTimeout;
+                try
+                {
+                    var flushed = await pipeline.Ask<Actors.Pipeline.PipelineFlushed>(new Actors.Pipeline.FlushPipeline(flush), flush + TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+                    if (flushed.Kept > 0 || flushed.Dropped > 0)
+                        system.Log.Warning("Pipeline at shutdown: {0} samples kept in the durable store, {1} dropped (reason \"shutdown\")", flushed.Kept, flushed.Dropped);
+                }
+                catch (AskTimeoutException)
+                {
+                    system.Log.Warning("The pipeline did not flush within {0}; shutting down anyway", flush);
+                }
                 try
                 {
                     await supervisor.Ask<AllPluginsStopped>(StopAllPlugins.Instance, StopPluginsTimeout).ConfigureAwait(false);
@@ -59,4 +75,10 @@ public static class TraceletHostingExtensions
         });
         return builder;
     }
+}
+
+/// <summary>The actor-registry key of the node's metric pipeline (its actor type is internal).</summary>
+public sealed class TraceletPipeline
+{
+    private TraceletPipeline() { }
 }

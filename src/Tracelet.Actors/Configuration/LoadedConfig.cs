@@ -61,6 +61,22 @@ public sealed record LoadedConfig(Config Config, ImmutableDictionary<string, Set
         throw Error(path, $"'{text}' is not a duration (write it like 500ms, 2s, 1m)");
     }
 
+    /// <summary>A size setting (64MiB, 1GiB, 500000) in bytes, at least <paramref name="min"/>.</summary>
+    public long Bytes(string path, long min)
+    {
+        long? size;
+        try
+        {
+            size = Config.GetByteSize(path);
+        }
+        catch (Exception e) when (e is not TraceletConfigException)
+        {
+            throw Error(path, $"'{Text(path)}' is not a size (write it like 64MiB, 1GiB): {e.Message}");
+        }
+        if (size is not { } n || n < min) throw Error(path, $"'{Text(path)}' is not a size of at least {min} bytes (write it like 64MiB)");
+        return n;
+    }
+
     /// <summary>A number setting within a range.</summary>
     public double Number(string path, double min, double max)
     {

@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using Akka.Actor;
 using Akka.Event;
 using Tracelet.Abstractions;
+using Tracelet.Actors.Pipeline;
 
 namespace Tracelet.Actors.Plugins;
 
@@ -9,7 +10,9 @@ namespace Tracelet.Actors.Plugins;
 /// Runs one plugin instance. Every plugin call runs on the thread pool and comes back as a
 /// message, one call at a time, so the plugin needs no locks and a slow plugin never blocks this
 /// actor's mailbox. A plugin exception never escapes: it becomes <see cref="InstanceFailed"/> for
-/// the manager, which decides whether to restart.
+/// the manager, which decides whether to restart. A collector's batches go to the node's
+/// pipeline; a backend's actor is its inbox: the pipeline's outboxes deliver to it, it writes
+/// one batch at a time in each link's order and acknowledges each write.
 /// </summary>
 internal sealed class PluginActor : ReceiveActor, IWithTimers
 {
@@ -22,7 +25,12 @@ internal sealed class PluginActor : ReceiveActor, IWithTimers
     private readonly PluginManagerSettings _settings;
     private readonly CancellationTokenSource _cts = new();
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly Queue<MetricBatch> _queue = new();
+    private readonly IActorRef _pipeline;
+    private readonly InboxState _inbox = new();
+    private (Delivery Delivery, IActorRef ReplyTo, int Rejected)? _writing;
+    private bool _registered;
+    private bool _pipelineBlocked;
+    private bool _drainExpired;
     private IPlugin? _plugin;
     private bool _busy;
     private string? _phase;
@@ -38,27 +46,34 @@ internal sealed class PluginActor : ReceiveActor, IWithTimers
     private long _batchesWritten;
     private long _samplesWritten;
     private long _samplesRejected;
-    private long _samplesDropped;
+    private long _blockedTicks;
 
-    public PluginActor(PluginDescriptor descriptor, PluginContext context, int incarnation, PluginManagerSettings settings)
+    public PluginActor(PluginDescriptor descriptor, PluginContext context, int incarnation, PluginManagerSettings settings, IActorRef pipeline)
     {
         _descriptor = descriptor;
         _context = context;
         _incarnation = incarnation;
         _settings = settings;
+        _pipeline = pipeline;
 
         Receive<CallCompleted>(Handle);
         Receive<StartInstance>(Handle);
         Receive<StopInstance>(_ => RequestStop());
         Receive<CollectTick>(_ => Collect());
         Receive<StatusTick>(_ => RefreshStatus());
-        Receive<MetricBatch>(Enqueue);
+        Receive<Delivery>(Handle);
+        Receive<PipelinePressure>(p => _pipelineBlocked = p.Blocked);
+        Receive<DrainDeadline>(_ =>
+        {
+            _drainExpired = true;
+            if (!_busy) StopPlugin();
+        });
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(PluginDescriptor descriptor, PluginContext context, int incarnation, PluginManagerSettings settings) =>
-        Akka.Actor.Props.Create(() => new PluginActor(descriptor, context, incarnation, settings));
+    public static Props Props(PluginDescriptor descriptor, PluginContext context, int incarnation, PluginManagerSettings settings, IActorRef pipeline) =>
+        Akka.Actor.Props.Create(() => new PluginActor(descriptor, context, incarnation, settings, pipeline));
 
     private string Name => _descriptor.Name;
 
@@ -83,6 +98,15 @@ internal sealed class PluginActor : ReceiveActor, IWithTimers
         _cts.Cancel();
         _cts.Dispose();
         Context.System.EventStream.Unsubscribe(Self);
+        Unregister();
+    }
+
+    /// <summary>Producers stop sending to this inbox; what they still hold for it is resent to the next incarnation.</summary>
+    private void Unregister()
+    {
+        if (!_registered) return;
+        _registered = false;
+        _pipeline.Tell(new UnregisterBackend(Name, Self));
     }
 
     private void Handle(StartInstance _)
@@ -96,6 +120,14 @@ internal sealed class PluginActor : ReceiveActor, IWithTimers
     {
         _stopRequested = true;
         Timers.CancelAll();
+        if (_plugin is BackendPlugin)
+        {
+            // Take no more, and write what was already accepted before stopping (within the drain deadline).
+            Unregister();
+            Timers.StartSingleTimer("drain", DrainDeadline.Instance, _settings.DrainTimeout);
+            if (!_busy) WriteNext();
+            return;
+        }
         if (!_busy) StopPlugin();
     }
 
@@ -115,6 +147,13 @@ internal sealed class PluginActor : ReceiveActor, IWithTimers
     private void Collect()
     {
         if (_plugin is not CollectorPlugin collector || !_started || _stopRequested) return;
+        if (_pipelineBlocked)
+        {
+            // A block-policy backend's link is full: skip this collection rather than lose samples later.
+            _skippedTicks++;
+            _blockedTicks++;
+            return;
+        }
         if (_busy)
         {
             // A status refresh is quick: collect right after it. Anything else (the previous
@@ -133,27 +172,39 @@ internal sealed class PluginActor : ReceiveActor, IWithTimers
         });
     }
 
-    private void Enqueue(MetricBatch batch)
+    private void Handle(Delivery delivery)
     {
-        if (_plugin is not BackendPlugin || !_started || _stopRequested) return;
-        if (_queue.Count >= _settings.BackendQueueBatches)
-            _samplesDropped += _queue.Dequeue().Samples.Length; // drop-oldest: live metrics prefer the newest
-        _queue.Enqueue(batch);
+        // Only a started, registered inbox takes deliveries; the outbox sends again to the next incarnation.
+        if (_plugin is not BackendPlugin || !_started || !_registered || _failed) return;
+        _inbox.Accept(delivery, Sender);
         WriteNext();
     }
 
     private void WriteNext()
     {
-        if (_busy || _queue.Count == 0 || _plugin is not BackendPlugin backend || _stopRequested) return;
-        var batch = _queue.Dequeue();
+        if (_busy || _plugin is not BackendPlugin backend) return;
+        if (_stopRequested && _drainExpired)
+        {
+            StopPlugin(); // what is left unwritten is not acknowledged: producers resend it to the next incarnation
+            return;
+        }
+        if (!_inbox.TryTake(out var delivery, out var replyTo))
+        {
+            if (_stopRequested) StopPlugin(); // drained
+            return;
+        }
+        var batch = delivery.Batch;
         var accepted = batch.Samples.Where(s => backend.CanHandle(s.Type)).ToImmutableArray();
-        _samplesRejected += batch.Samples.Length - accepted.Length;
+        var rejected = batch.Samples.Length - accepted.Length;
+        _samplesRejected += rejected;
         if (accepted.IsEmpty)
         {
+            _inbox.Written(delivery, replyTo, rejected, 0);
             WriteNext();
             return;
         }
         var toWrite = accepted.Length == batch.Samples.Length ? batch : batch with { Samples = accepted };
+        _writing = (delivery, replyTo, rejected);
         Call("write", async ct =>
         {
             await backend.WriteAsync(toWrite, ct).ConfigureAwait(false);
@@ -195,6 +246,13 @@ internal sealed class PluginActor : ReceiveActor, IWithTimers
         _busy = false;
         _phase = null;
         if (done.Status is not null) ReportStatus(done.Status);
+        if (done.Phase == "write" && _writing is { } writing)
+        {
+            // Acknowledge either way: a failed write's samples are counted as lost by their producers, never retried into a loop.
+            _writing = null;
+            var failed = done.Error is null ? 0 : writing.Delivery.Batch.Samples.Length - writing.Rejected;
+            _inbox.Written(writing.Delivery, writing.ReplyTo, writing.Rejected, failed);
+        }
         if (done.Error is not null)
         {
             if (done.Phase == "stop")
@@ -223,8 +281,7 @@ internal sealed class PluginActor : ReceiveActor, IWithTimers
                 if (done.Value is MetricBatch batch)
                 {
                     _samplesProduced += batch.Samples.Length;
-                    // Interim local delivery until the metric pipeline exists: every backend actor on this node subscribes.
-                    Context.System.EventStream.Publish(batch);
+                    _pipeline.Tell(new PublishBatch(batch));
                 }
                 break;
             case "write":
@@ -238,7 +295,8 @@ internal sealed class PluginActor : ReceiveActor, IWithTimers
         }
         if (_stopRequested)
         {
-            StopPlugin();
+            if (_plugin is BackendPlugin) WriteNext(); // drains what was accepted, then stops
+            else StopPlugin();
             return;
         }
         if (_collectDue)
@@ -257,10 +315,17 @@ internal sealed class PluginActor : ReceiveActor, IWithTimers
         switch (_plugin)
         {
             case CollectorPlugin collector:
+                Context.System.EventStream.Subscribe(Self, typeof(PipelinePressure));
                 Timers.StartPeriodicTimer(CollectTimer, CollectTick.Instance, TimeSpan.Zero, collector.Interval);
                 break;
-            case BackendPlugin:
-                Context.System.EventStream.Subscribe(Self, typeof(MetricBatch));
+            case BackendPlugin backend:
+                var handled = 0;
+                foreach (var type in Enum.GetValues<MetricType>())
+                {
+                    if (backend.CanHandle(type)) handled |= 1 << (int)type;
+                }
+                _registered = true;
+                _pipeline.Tell(new RegisterBackend(Name, Self, _incarnation, handled));
                 break;
         }
     }
@@ -285,6 +350,7 @@ internal sealed class PluginActor : ReceiveActor, IWithTimers
         _failed = true;
         Timers.CancelAll();
         Context.System.EventStream.Unsubscribe(Self);
+        Unregister();
         Context.Parent.Tell(new InstanceFailed(Name, _incarnation, phase, $"{error.GetType().Name}: {error.Message}", IsPermanent(error)));
         if (_started && _plugin is not null)
         {
@@ -316,14 +382,14 @@ internal sealed class PluginActor : ReceiveActor, IWithTimers
                 runtime["collections"] = _collections;
                 runtime["samples_produced"] = _samplesProduced;
                 runtime["skipped_ticks"] = _skippedTicks;
+                runtime["blocked_ticks"] = _blockedTicks;
                 break;
             case BackendPlugin:
                 runtime["batches_written"] = _batchesWritten;
                 runtime["samples_written"] = _samplesWritten;
                 runtime["samples_rejected"] = _samplesRejected;
-                runtime["samples_dropped"] = _samplesDropped;
-                runtime["queue_batches"] = _queue.Count;
-                runtime["queue_capacity_batches"] = _settings.BackendQueueBatches;
+                runtime["queue_batches"] = _inbox.WaitingBatches;
+                runtime["sources"] = _inbox.Snapshot();
                 break;
         }
         Context.Parent.Tell(new InstanceStatus(Name, _incarnation, status, runtime));
@@ -370,6 +436,13 @@ internal sealed class PluginActor : ReceiveActor, IWithTimers
         public static readonly CollectTick Instance = new();
 
         private CollectTick() { }
+    }
+
+    private sealed class DrainDeadline
+    {
+        public static readonly DrainDeadline Instance = new();
+
+        private DrainDeadline() { }
     }
 
     private sealed class StatusTick

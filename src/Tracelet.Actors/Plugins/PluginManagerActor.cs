@@ -23,6 +23,8 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
 
     private readonly TraceletSettings _settings;
     private readonly Func<DiscoveryResult> _discover;
+    private readonly IActorRef? _givenPipeline;
+    private IActorRef _pipeline = ActorRefs.Nobody;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Random _random = new();
     private readonly Dictionary<string, PluginDescriptor> _descriptors = new(StringComparer.Ordinal);
@@ -38,10 +40,11 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
     private int _incarnations;
     private int _operationIds;
 
-    public PluginManagerActor(TraceletSettings settings, Func<DiscoveryResult> discover)
+    public PluginManagerActor(TraceletSettings settings, Func<DiscoveryResult> discover, IActorRef? pipeline)
     {
         _settings = settings;
         _discover = discover;
+        _givenPipeline = pipeline;
         PersistenceId = settings.PluginManagerPersistenceId;
 
         Recover<SnapshotOffer>(offer => _state = PluginManagerState.FromSnapshot((PluginManagerSnapshot)offer.Snapshot));
@@ -85,9 +88,27 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
     /// <inheritdoc />
     public ITimerScheduler Timers { get; set; } = null!;
 
-    /// <summary>Props for the manager; <paramref name="discover"/> runs on the thread pool at start and on <see cref="DiscoverPlugins"/>.</summary>
-    public static Props Props(TraceletSettings settings, Func<DiscoveryResult> discover) =>
-        Akka.Actor.Props.Create(() => new PluginManagerActor(settings, discover));
+    /// <summary>
+    /// Props for the manager; <paramref name="discover"/> runs on the thread pool at start and on
+    /// <see cref="DiscoverPlugins"/>. <paramref name="pipeline"/> is the node's metric pipeline;
+    /// without one (tests, embedded use) the manager starts its own as a child.
+    /// </summary>
+    public static Props Props(TraceletSettings settings, Func<DiscoveryResult> discover, IActorRef? pipeline = null) =>
+        Akka.Actor.Props.Create(() => new PluginManagerActor(settings, discover, pipeline));
+
+    /// <summary>The pipeline's props for a node: its durable store is <c>outbox.db</c> in the data directory.</summary>
+    public static Props PipelineProps(TraceletSettings settings) =>
+        Pipeline.PipelineActor.Props(settings.NodeId, settings.Pipeline, () => new Pipeline.DurableOutboxStore(
+            Path.Combine(settings.DataDirectory, "outbox.db"),
+            Serialization.PipelineSerializer.EncodeBatch,
+            Serialization.PipelineSerializer.DecodeBatch,
+            settings.Pipeline.DurableMaxBytes));
+
+    protected override void PreStart()
+    {
+        _pipeline = _givenPipeline ?? Context.ActorOf(PipelineProps(_settings), "pipeline");
+        base.PreStart();
+    }
 
     /// <summary>Plugin actors are stopped, never restarted by Akka, when our own code in them fails: the manager decides restarts.</summary>
     protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(_ => Directive.Stop);
@@ -428,7 +449,7 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
         op.RestartCount = restartCount;
         var incarnation = ++_incarnations;
         var context = new PluginContext(_settings.NodeId, _settings.DataDirectory, config);
-        var actor = Context.ActorOf(PluginActor.Props(_descriptors[name], context, incarnation, _settings.PluginManager), $"{name}-{incarnation}");
+        var actor = Context.ActorOf(PluginActor.Props(_descriptors[name], context, incarnation, _settings.PluginManager, _pipeline), $"{name}-{incarnation}");
         Context.Watch(actor);
         var child = new Child(actor, incarnation);
         _children[name] = child;

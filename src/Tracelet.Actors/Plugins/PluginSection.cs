@@ -33,6 +33,9 @@ public sealed record PluginSection(string Name, bool Enabled, PluginConfig Confi
             {
                 var path = $"tracelet.plugins.{name}";
                 if (!value.IsObject()) throw loaded.Error(path, "a plugin section must be an object: { enabled = on, config { ... } }");
+                // A section that only sets the backend's pipeline (overflow, routes) says nothing about its lifecycle.
+                var items = value.GetObject().Items;
+                if (!items.ContainsKey("enabled") && !items.ContainsKey("config")) continue;
                 var enabled = loaded.Bool($"{path}.enabled");
                 var configValue = value.GetObject().Items.TryGetValue("config", out var cv) ? cv : null;
                 var json = configValue is null ? "{}" : HoconJson.ToJsonText(configValue);

@@ -12,12 +12,12 @@ internal static class StatusEndpoints
 
     public static void Map(WebApplication app, NodeSettings settings)
     {
-        app.MapGet("/status", async (IRequiredActor<PluginManagerActor> manager, CancellationToken ct) =>
+        app.MapGet("/status", async (IRequiredActor<PluginManagerActor> manager, IRequiredActor<Tracelet.Hosting.TraceletPipeline> pipeline, CancellationToken ct) =>
         {
             var status = await AskStatus(manager, ct);
             return status is null
                 ? Results.Problem("the PluginManager did not answer within 5s", statusCode: 503)
-                : Results.Json(StatusJson.From(status));
+                : Results.Json(StatusJson.From(status, await AskPipeline(pipeline, ct)));
         });
 
         app.MapGet("/healthz", async (IRequiredActor<PluginManagerActor> manager, CancellationToken ct) =>
@@ -51,6 +51,19 @@ internal static class StatusEndpoints
                 _ => Results.StatusCode(500),
             };
         });
+    }
+
+    private static async Task<Tracelet.Actors.Pipeline.CurrentPipelineStatus?> AskPipeline(IRequiredActor<Tracelet.Hosting.TraceletPipeline> pipeline, CancellationToken ct)
+    {
+        try
+        {
+            var actor = await pipeline.GetAsync(ct);
+            return await actor.Ask<Tracelet.Actors.Pipeline.CurrentPipelineStatus>(Tracelet.Actors.Pipeline.GetPipelineStatus.Instance, AskTimeout, ct);
+        }
+        catch (AskTimeoutException)
+        {
+            return null; // status without the pipeline beats no status
+        }
     }
 
     private static async Task<NodePluginStatus?> AskStatus(IRequiredActor<PluginManagerActor> manager, CancellationToken ct)

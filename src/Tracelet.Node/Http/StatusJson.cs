@@ -1,3 +1,4 @@
+using Tracelet.Actors.Pipeline;
 using Tracelet.Actors.Plugins;
 
 namespace Tracelet.Node.Http;
@@ -8,7 +9,7 @@ namespace Tracelet.Node.Http;
 /// </summary>
 internal static class StatusJson
 {
-    public static Dictionary<string, object?> From(NodePluginStatus s)
+    public static Dictionary<string, object?> From(NodePluginStatus s, CurrentPipelineStatus? pipeline = null)
     {
         var plugins = new Dictionary<string, object?>(StringComparer.Ordinal);
         foreach (var (name, p) in s.Plugins)
@@ -37,6 +38,34 @@ internal static class StatusJson
             ["errors"] = s.Errors,
             ["plugins"] = plugins,
             ["discovery_errors"] = s.DiscoveryErrors,
+            ["pipeline"] = pipeline is null ? null : Pipeline(pipeline),
         };
     }
+
+    /// <summary>Each link of this node: produced = delivered + dropped + waiting + in_flight, read at one moment per link.</summary>
+    public static Dictionary<string, object?> Pipeline(CurrentPipelineStatus p) => new()
+    {
+        ["links"] = p.Links.ToDictionary(l => $"{l.Backend}@{l.BackendNode}", l => (object?)new Dictionary<string, object?>
+        {
+            ["state"] = l.State,
+            ["overflow"] = l.Overflow switch
+            {
+                OverflowPolicy.DropOldest => "drop-oldest",
+                OverflowPolicy.DropNewest => "drop-newest",
+                OverflowPolicy.Block => "block",
+                _ => "durable",
+            },
+            ["produced"] = l.Produced,
+            ["delivered"] = l.Delivered,
+            ["dropped"] = l.Dropped,
+            ["waiting"] = l.Waiting,
+            ["waiting_bytes"] = l.WaitingBytes,
+            ["in_flight"] = l.InFlight,
+            ["window_samples"] = l.WindowSamples,
+            ["buffer_samples"] = l.BufferSamples,
+            ["buffer_bytes"] = l.BufferBytes,
+            ["recovered"] = l.Recovered,
+            ["resends"] = l.Resends,
+        }),
+    };
 }

@@ -325,7 +325,12 @@ public sealed class PluginManagerSpec : PluginManagerSpecBase
 
         Assert.Equal(Counter, echo.Status!["sources"]);
         Assert.Contains(CountingCollector.ValueMetric, (string)echo.Status["metrics"]!);
-        Assert.Equal(0, Number(echo.Runtime, "samples_dropped"));
+        // The node's pipeline (the manager's own, in this test) accounts for the link: nothing dropped.
+        var probe = CreateTestProbe();
+        Sys.ActorSelection("/user/plugin-manager/pipeline").Tell(Tracelet.Actors.Pipeline.GetPipelineStatus.Instance, probe.Ref);
+        var link = probe.ExpectMsg<Tracelet.Actors.Pipeline.CurrentPipelineStatus>(CommandTimeout).Links.Single();
+        Assert.Equal((Echo, 0L), (link.Backend, link.DroppedTotal));
+        Assert.Equal(link.Produced, link.Delivered + link.Waiting + link.InFlight);
         var counter = AwaitPlugin(manager, Counter, e => Assert.True(Number(e.Runtime, "samples_produced") >= 6));
         Assert.Equal(0.05, Convert.ToDouble(counter.Runtime!["interval_s"]), 3);
     }

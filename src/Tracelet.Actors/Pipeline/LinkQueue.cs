@@ -1,0 +1,231 @@
+using System.Collections.Immutable;
+using Tracelet.Abstractions;
+
+namespace Tracelet.Actors.Pipeline;
+
+/// <summary>
+/// The producer side of one link, in memory: batches waiting behind the credit window (bounded
+/// in samples and estimated bytes, with the link's overflow policy), batches sent and not yet
+/// acknowledged, and the counters. Every change keeps
+/// <c>produced = delivered + dropped + waiting + in flight</c> true, so a snapshot read at any
+/// moment adds up. Not thread-safe: its outbox actor owns it. The durable policy keeps its
+/// waiting batches in <see cref="DurableOutboxStore"/> instead (see <see cref="OutboxActor"/>).
+/// </summary>
+internal sealed class LinkQueue(LinkSettings settings) : ILinkQueue
+{
+    private readonly LinkedList<PendingBatch> _waiting = new();
+    private readonly Queue<PendingBatch> _inFlight = new();
+    private long _nextSequence = 1;
+
+    public LinkSettings Settings { get; } = settings;
+
+    public LinkCounters Counters { get; } = new();
+
+    public long WaitingSamples { get; private set; }
+
+    public long WaitingBytes { get; private set; }
+
+    public int InFlightSamples { get; private set; }
+
+    public int InFlightBatches => _inFlight.Count;
+
+    public bool IsEmpty => _waiting.Count == 0 && _inFlight.Count == 0;
+
+    public long Recovered => 0;
+
+    /// <summary>A new number per outbox: the inbox restarts its sequence check when it sees a new epoch.</summary>
+    public long Epoch { get; } = Random.Shared.NextInt64(1, long.MaxValue);
+
+    /// <summary>True while the buffer cannot take another sample (what the block policy signals to collectors).</summary>
+    public bool IsFull => WaitingSamples >= Settings.BufferSamples || WaitingBytes >= Settings.BufferBytes;
+
+    /// <summary>Adds a batch under the overflow policy, counting what had to be dropped or refused.</summary>
+    public void Enqueue(MetricBatch batch)
+    {
+        var samples = batch.Samples.Length;
+        if (samples == 0) return;
+        var bytes = SampleSize.Estimate(batch);
+        Counters.Produced += samples;
+        if (samples > Settings.BufferSamples || bytes > Settings.BufferBytes)
+        {
+            // Larger than the whole buffer: it can never wait here.
+            Counters.Drop(Settings.Overflow == OverflowPolicy.Block ? DropReason.Blocked : DropReason.Overflow, samples);
+            return;
+        }
+        switch (Settings.Overflow)
+        {
+            case OverflowPolicy.DropNewest when !Fits(samples, bytes):
+                Counters.Drop(DropReason.Overflow, samples);
+                return;
+            case OverflowPolicy.Block when !Fits(samples, bytes):
+                Counters.Drop(DropReason.Blocked, samples);
+                return;
+            default:
+                // Drop the oldest batches never sent. A numbered one (sent before, waiting to be sent
+                // again) must stay: without it the inbox would wait for its number forever.
+                var node = _waiting.First;
+                while (!Fits(samples, bytes) && node is not null)
+                {
+                    var next = node.Next;
+                    if (node.Value.Sequence == 0)
+                    {
+                        _waiting.Remove(node);
+                        WaitingSamples -= node.Value.Samples;
+                        WaitingBytes -= node.Value.Bytes;
+                        Counters.Drop(DropReason.Overflow, node.Value.Samples);
+                    }
+                    node = next;
+                }
+                if (!Fits(samples, bytes))
+                {
+                    Counters.Drop(DropReason.Overflow, samples); // only resends wait: the newest gives way this time
+                    return;
+                }
+                break;
+        }
+        _waiting.AddLast(new PendingBatch(0, batch, samples, bytes));
+        WaitingSamples += samples;
+        WaitingBytes += bytes;
+    }
+
+    private bool Fits(int samples, long bytes) =>
+        WaitingSamples + samples <= Settings.BufferSamples && WaitingBytes + bytes <= Settings.BufferBytes;
+
+    /// <summary>
+    /// The next batch the window has room for (always one when nothing is in flight), numbered
+    /// and moved to in flight; null when the window is full or nothing waits.
+    /// </summary>
+    public PendingBatch? TakeNext()
+    {
+        if (_waiting.First is not { } first) return null;
+        var next = first.Value;
+        if (_inFlight.Count > 0 && InFlightSamples + next.Samples > Settings.WindowSamples) return null;
+        _waiting.RemoveFirst();
+        WaitingSamples -= next.Samples;
+        WaitingBytes -= next.Bytes;
+        if (next.Sequence == 0) next = next with { Sequence = _nextSequence++ };
+        _inFlight.Enqueue(next);
+        InFlightSamples += next.Samples;
+        return next;
+    }
+
+    /// <summary>
+    /// The inbox finished every batch up to <paramref name="sequence"/>. Of that last one,
+    /// <paramref name="rejected"/> samples were refused by the backend's CanHandle and
+    /// <paramref name="failed"/> lost to a failed write. Returns false for an old or unknown sequence.
+    /// </summary>
+    public bool Acknowledge(long sequence, int rejected, int failed)
+    {
+        var progressed = false;
+        while (_inFlight.TryPeek(out var head) && head.Sequence <= sequence)
+        {
+            _inFlight.Dequeue();
+            InFlightSamples -= head.Samples;
+            progressed = true;
+            if (head.Sequence == sequence)
+            {
+                var refused = Math.Min(rejected, head.Samples);
+                var lost = Math.Min(failed, head.Samples - refused);
+                Counters.Delivered += head.Samples - refused - lost;
+                Counters.Drop(DropReason.Rejected, refused);
+                Counters.Drop(DropReason.BackendError, lost);
+            }
+            else
+            {
+                Counters.Delivered += head.Samples; // its own acknowledgement was lost; this one covers it
+            }
+        }
+        return progressed;
+    }
+
+    /// <summary>Puts every unacknowledged batch back in front, keeping its number, to be sent again in order.</summary>
+    public void ResendInFlight()
+    {
+        var resend = _inFlight.ToArray();
+        _inFlight.Clear();
+        InFlightSamples = 0;
+        for (var i = resend.Length - 1; i >= 0; i--)
+        {
+            _waiting.AddFirst(resend[i]);
+            WaitingSamples += resend[i].Samples;
+            WaitingBytes += resend[i].Bytes;
+        }
+    }
+
+    /// <summary>Drops everything waiting and in flight (a non-durable link at shutdown or after its backend's stop).</summary>
+    public long DropAll(string reason)
+    {
+        var dropped = WaitingSamples + InFlightSamples;
+        Counters.Drop(reason, dropped);
+        _waiting.Clear();
+        _inFlight.Clear();
+        WaitingSamples = WaitingBytes = 0;
+        InFlightSamples = 0;
+        return dropped;
+    }
+}
+
+/// <summary>The producer side of one link, whichever policy: what <see cref="OutboxActor"/> drives.</summary>
+internal interface ILinkQueue
+{
+    LinkSettings Settings { get; }
+    LinkCounters Counters { get; }
+    long WaitingSamples { get; }
+    long WaitingBytes { get; }
+    int InFlightSamples { get; }
+    bool IsEmpty { get; }
+    bool IsFull { get; }
+    /// <summary>Samples found in the durable store at start (counted as produced).</summary>
+    long Recovered { get; }
+    /// <summary>Sent with every delivery: a new epoch makes the inbox accept the sequence afresh.</summary>
+    long Epoch { get; }
+    void Enqueue(MetricBatch batch);
+    PendingBatch? TakeNext();
+    bool Acknowledge(long sequence, int rejected, int failed);
+    void ResendInFlight();
+    long DropAll(string reason);
+}
+
+/// <summary>A batch on a link: its sequence number (0 until first sent), samples and estimated bytes.</summary>
+internal sealed record PendingBatch(long Sequence, MetricBatch Batch, int Samples, long Bytes);
+
+/// <summary>What a link did with the samples it was given.</summary>
+internal sealed class LinkCounters
+{
+    private readonly Dictionary<string, long> _dropped = new(StringComparer.Ordinal);
+
+    public long Produced { get; set; }
+
+    public long Delivered { get; set; }
+
+    public long DroppedTotal { get; private set; }
+
+    public IReadOnlyDictionary<string, long> Dropped => _dropped;
+
+    public void Drop(string reason, long samples)
+    {
+        if (samples <= 0) return;
+        _dropped[reason] = _dropped.GetValueOrDefault(reason) + samples;
+        DroppedTotal += samples;
+    }
+
+    public ImmutableSortedDictionary<string, long> DroppedSnapshot() => _dropped.ToImmutableSortedDictionary(StringComparer.Ordinal);
+}
+
+/// <summary>Estimated wire size of samples: what the byte bound of a buffer counts.</summary>
+internal static class SampleSize
+{
+    public static long Estimate(MetricBatch batch)
+    {
+        long total = 32 + batch.Source.Length + batch.SourceNode.Length;
+        foreach (var s in batch.Samples)
+        {
+            total += 32 + s.Name.Length + (s.Text?.Length ?? 0);
+            if (!s.Labels.IsDefault)
+            {
+                foreach (var l in s.Labels) total += 4 + l.Key.Length + l.Value.Length;
+            }
+        }
+        return total;
+    }
+}

@@ -1,0 +1,59 @@
+using System.Collections.Immutable;
+using Akka.Actor;
+using Tracelet.Abstractions;
+
+namespace Tracelet.Actors.Pipeline;
+
+// Messages inside one node, between plugin actors, the node's pipeline and its link outboxes.
+
+/// <summary>A collector's batch, from its plugin actor to the node's pipeline.</summary>
+public sealed record PublishBatch(MetricBatch Batch);
+
+/// <summary>A backend's plugin actor offers itself as an inbox; the pipeline announces it to every node.</summary>
+/// <param name="HandledTypes">Bit i set when the backend's CanHandle accepts <see cref="MetricType"/> i.</param>
+public sealed record RegisterBackend(string Backend, IActorRef Inbox, long Incarnation, int HandledTypes);
+
+/// <summary>A backend stopped (or failed): producers stop sending to this inbox.</summary>
+public sealed record UnregisterBackend(string Backend, IActorRef Inbox);
+
+/// <summary>Published on the event stream when a block-policy link fills or drains: collectors skip their ticks while blocked.</summary>
+public sealed record PipelinePressure(bool Blocked, ImmutableArray<string> BlockedLinks);
+
+/// <summary>Asks the node's pipeline for every link's counters; answered by <see cref="CurrentPipelineStatus"/>.</summary>
+public sealed record GetPipelineStatus
+{
+    public static GetPipelineStatus Instance { get; } = new();
+}
+
+/// <summary>Every link of this node (this node → a backend on any node).</summary>
+public sealed record CurrentPipelineStatus(string Node, ImmutableArray<LinkStatus> Links);
+
+/// <summary>
+/// One link's state, read at one moment: <c>Produced = Delivered + sum(Dropped) + Waiting + InFlight</c>.
+/// </summary>
+public sealed record LinkStatus(
+    string Backend,
+    string BackendNode,
+    string SourceNode,
+    OverflowPolicy Overflow,
+    string State,
+    long Produced,
+    long Delivered,
+    ImmutableSortedDictionary<string, long> Dropped,
+    long Waiting,
+    long WaitingBytes,
+    long InFlight,
+    int WindowSamples,
+    int BufferSamples,
+    long BufferBytes,
+    long Recovered,
+    long Resends)
+{
+    public long DroppedTotal => Dropped.Values.Sum();
+}
+
+/// <summary>Shutdown: stop taking batches, deliver what is buffered to backends that are up within the deadline, then report.</summary>
+public sealed record FlushPipeline(TimeSpan Deadline);
+
+/// <summary>The answer to <see cref="FlushPipeline"/>: what was left, kept (durable) or dropped with reason "shutdown".</summary>
+public sealed record PipelineFlushed(long Kept, long Dropped);

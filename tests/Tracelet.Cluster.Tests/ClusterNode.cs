@@ -1,0 +1,142 @@
+using System.Collections.Immutable;
+using Akka.Actor;
+using Akka.Configuration;
+using Tracelet.Actors;
+using Tracelet.Actors.Configuration;
+using Tracelet.Actors.Persistence;
+using Tracelet.Actors.Pipeline;
+using Tracelet.Actors.Plugins;
+
+namespace Tracelet.Cluster.Tests;
+
+/// <summary>
+/// One Tracelet node inside the test process: an ActorSystem named "tracelet" on 127.0.0.1 with
+/// a port the OS picks, its own data directory (SQLite journal and durable outbox), a
+/// PluginManager that discovers the plugins of this test assembly, and the node's pipeline.
+/// Several of them joined by hand form a real cluster over loopback remoting.
+/// </summary>
+internal sealed class ClusterNode : IAsyncDisposable
+{
+    private ClusterNode(string nodeId, string dataDirectory, ActorSystem system, IActorRef manager, IActorRef pipeline)
+    {
+        NodeId = nodeId;
+        DataDirectory = dataDirectory;
+        System = system;
+        Manager = manager;
+        Pipeline = pipeline;
+    }
+
+    public string NodeId { get; }
+
+    public string DataDirectory { get; }
+
+    public ActorSystem System { get; }
+
+    public IActorRef Manager { get; }
+
+    public IActorRef Pipeline { get; }
+
+    public Akka.Cluster.Cluster Cluster => Akka.Cluster.Cluster.Get(System);
+
+    /// <param name="extraHocon">Overrides for this node (plugin pipeline sections, pipeline timings...).</param>
+    /// <param name="dataDirectory">Reuse a data directory (a node coming back after a stop); default: a fresh one.</param>
+    public static ClusterNode Start(string nodeId, string? extraHocon = null, string? dataDirectory = null)
+    {
+        var dir = dataDirectory ?? Directory.CreateTempSubdirectory($"tracelet-cluster-{nodeId}-").FullName;
+        var hocon = $$"""
+            {{extraHocon ?? ""}}
+            tracelet {
+              node-id = {{TraceletConfigLoader.Quote(nodeId)}}
+              data-dir = {{TraceletConfigLoader.Quote(dir)}}
+              discovery { built-in-assemblies = [], user-directory = off, environment-variable = off }
+              plugin-manager {
+                status-interval = 100ms
+                operation-timeout = 20s
+                supervision { min-backoff = 100ms, max-backoff = 1s, random-factor = 0, max-restarts = 1000, within = 60s }
+              }
+              pipeline {
+                announce-interval = 200ms
+                backend-timeout = 3s
+                ack-timeout = 1s
+                flush-timeout = 3s
+              }
+            }
+            akka {
+              loglevel = WARNING
+              actor.provider = cluster
+              remote.dot-netty.tcp { hostname = "127.0.0.1", port = 0 }
+              cluster {
+                pub-sub.gossip-interval = 200ms
+                pub-sub.send-to-dead-letters-when-no-subscribers = off
+                downing-provider-class = ""
+              }
+              coordinated-shutdown.run-by-clr-shutdown-hook = off
+            }
+            """;
+        var config = ConfigurationFactory.ParseString(hocon).WithFallback(TraceletConfigLoader.ReferenceConfig());
+        var settings = TraceletSettings.Create(config);
+        var system = ActorSystem.Create("tracelet", PersistenceHocon.Create(settings).WithFallback(config));
+        var pipeline = system.ActorOf(PluginManagerActor.PipelineProps(settings), "pipeline");
+        var discover = () => PluginDiscovery.Discover(settings.Discovery, ImmutableDictionary<string, string>.Empty, [typeof(SequenceCollector).Assembly]);
+        var manager = system.ActorOf(PluginManagerActor.Props(settings, discover, pipeline), "plugin-manager");
+        return new ClusterNode(nodeId, dir, system, manager, pipeline);
+    }
+
+    /// <summary>Joins <paramref name="seed"/> (itself when null) and waits until this node is Up.</summary>
+    public async Task JoinAsync(ClusterNode? seed)
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await Cluster.JoinAsync((seed ?? this).Cluster.SelfAddress, cts.Token);
+    }
+
+    public async Task<T> AskAsync<T>(object message, TimeSpan? timeout = null) =>
+        await Manager.Ask<T>(message, timeout ?? TimeSpan.FromSeconds(30));
+
+    public async Task<CurrentPipelineStatus> PipelineStatusAsync() =>
+        await Pipeline.Ask<CurrentPipelineStatus>(GetPipelineStatus.Instance, TimeSpan.FromSeconds(10));
+
+    public async Task<NodePluginStatus> StatusAsync() =>
+        (await Manager.Ask<CurrentPluginStatus>(GetPluginStatus.Instance, TimeSpan.FromSeconds(10))).Status;
+
+    /// <summary>Initializes (with <paramref name="configJson"/>) and starts a plugin; throws when either fails.</summary>
+    public async Task StartPluginAsync(string name, string configJson = "{}")
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            var status = await StatusAsync();
+            if (status.Ready) break;
+            if (attempt > 200) throw new TimeoutException($"{NodeId}: the PluginManager never became ready");
+            await Task.Delay(50);
+        }
+        var init = await AskAsync<PluginOperationResult>(new InitializePlugin(name, Abstractions.PluginConfig.Parse(configJson)));
+        if (init is PluginOperationFailed f1) throw new InvalidOperationException($"{NodeId}: initialize {name}: {f1.Reason}");
+        var start = await AskAsync<PluginOperationResult>(new StartPlugin(name));
+        if (start is PluginOperationFailed f2) throw new InvalidOperationException($"{NodeId}: start {name}: {f2.Reason}");
+    }
+
+    /// <summary>Leaves the cluster and stops, as Ctrl-C does: the pipeline flushes, plugins stop, the node leaves.</summary>
+    public async Task StopAsync()
+    {
+        if (System.WhenTerminated.IsCompleted) return;
+        await Pipeline.Ask<PipelineFlushed>(new FlushPipeline(TimeSpan.FromSeconds(3)), TimeSpan.FromSeconds(10));
+        await Manager.Ask<AllPluginsStopped>(StopAllPlugins.Instance, TimeSpan.FromSeconds(20));
+        await CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClrExitReason.Instance);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!System.WhenTerminated.IsCompleted) await System.Terminate();
+    }
+
+    public void DeleteData()
+    {
+        try
+        {
+            Directory.Delete(DataDirectory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A file still open for a moment: the OS cleans temp folders.
+        }
+    }
+}
