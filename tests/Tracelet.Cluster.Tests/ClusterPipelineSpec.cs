@@ -206,6 +206,36 @@ public sealed class ClusterPipelineSpec : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_links_counters_travel_as_the_nodes_self_telemetry()
+    {
+        var (a, b) = await Two("tracelet.pipeline.self-telemetry-interval = 300ms");
+        await b.StartPluginAsync(RecordingBackend.PluginName);
+        await WaitForBackends(a, (RecordingBackend.PluginName, b));
+        await a.StartPluginAsync(SequenceCollector.PluginName, """{ "count": 10, "limit": 100, "interval": "10ms" }""");
+
+        var telemetry = await Eventually.Holds(
+            () => Task.FromResult(RecordingBackend.Written(b.NodeId).Where(w => w.Sample.Source == PipelineMetrics.Source && w.SourceNode == a.NodeId).ToList()),
+            w => Assert.Contains(w, x => x.Sample.Name == PipelineMetrics.Delivered && x.Sample.Value >= 100)); // 100 collected, plus the telemetry batches themselves
+        var delivered = telemetry.Last(x => x.Sample.Name == PipelineMetrics.Delivered).Sample;
+        Assert.Contains(new Abstractions.MetricLabel("backend", RecordingBackend.PluginName), delivered.Labels);
+        Assert.Contains(new Abstractions.MetricLabel("backend_node", b.NodeId), delivered.Labels);
+    }
+
+    [Fact]
+    public async Task A_collection_larger_than_one_delivery_is_split_and_arrives_in_order()
+    {
+        var (a, b) = await Two("tracelet.pipeline.max-batch-samples = 30");
+        await b.StartPluginAsync(RecordingBackend.PluginName);
+        await WaitForBackends(a, (RecordingBackend.PluginName, b));
+        await a.StartPluginAsync(SequenceCollector.PluginName, """{ "count": 100, "limit": 1000, "interval": "10ms" }""");
+
+        await Eventually.Holds(a.PipelineStatusAsync, s => Assert.Equal(1000, Link(s, RecordingBackend.PluginName, b).Delivered));
+        AssertInOrderOnce(RecordingBackend.Written(b.NodeId).Select(w => w.Sample.Value), 1000);
+        var inbox = (await b.StatusAsync()).Plugins[RecordingBackend.PluginName].Runtime!;
+        Assert.True(Convert.ToInt64(inbox["batches_written"]) >= 40, "100-sample collections should arrive as deliveries of at most 30");
+    }
+
+    [Fact]
     public async Task A_backend_that_starts_late_receives_from_then_on()
     {
         var (a, b) = await Two(null);

@@ -18,6 +18,8 @@ internal sealed class PipelineActor : ReceiveActor, IWithTimers
 {
     private const string AnnounceTimer = "announce";
     private const string ExpiryTimer = "expiry";
+    private const string TelemetryTimer = "self-telemetry";
+
 
     private readonly string _nodeId;
     private readonly PipelineSettings _settings;
@@ -43,8 +45,10 @@ internal sealed class PipelineActor : ReceiveActor, IWithTimers
         Receive<AnnounceTick>(_ => AnnounceAll());
         Receive<ExpiryTick>(_ => ExpireSilentBackends());
         Receive<LinkPressure>(Handle);
-        Receive<GetPipelineStatus>(_ => CollectStatus());
+        Receive<GetPipelineStatus>(_ => CollectStatus(Sender));
         Receive<FlushPipeline>(Handle);
+        Receive<TelemetryTick>(_ => CollectStatus(Self));
+        Receive<CurrentPipelineStatus>(PublishTelemetry);
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -62,6 +66,8 @@ internal sealed class PipelineActor : ReceiveActor, IWithTimers
         }
         Timers.StartPeriodicTimer(AnnounceTimer, AnnounceTick.Instance, _settings.AnnounceInterval);
         Timers.StartPeriodicTimer(ExpiryTimer, ExpiryTick.Instance, _settings.AnnounceInterval);
+        if (_settings.SelfTelemetryInterval > TimeSpan.Zero)
+            Timers.StartPeriodicTimer(TelemetryTimer, TelemetryTick.Instance, _settings.SelfTelemetryInterval);
         RecoverDurableLinks();
     }
 
@@ -78,7 +84,15 @@ internal sealed class PipelineActor : ReceiveActor, IWithTimers
         {
             if ((link.Announcement ?? link.Recovered) is not { } a) continue; // a stopped, non-durable backend
             var routed = Route(batch, a);
-            if (routed is not null) link.Outbox.Tell(new RoutedBatch(routed));
+            if (routed is null) continue;
+            // Large collections travel in several deliveries: remoting refuses frames over 128 kB.
+            var max = _settings.MaxBatchSamples;
+            if (routed.Samples.Length <= max) link.Outbox.Tell(new RoutedBatch(routed));
+            else
+            {
+                for (var i = 0; i < routed.Samples.Length; i += max)
+                    link.Outbox.Tell(new RoutedBatch(routed with { Samples = routed.Samples.Slice(i, Math.Min(max, routed.Samples.Length - i)) }));
+            }
         }
     }
 
@@ -221,9 +235,8 @@ internal sealed class PipelineActor : ReceiveActor, IWithTimers
             Context.System.EventStream.Publish(new PipelinePressure(_blocked.Count > 0, [.. _blocked.Order(StringComparer.Ordinal)]));
     }
 
-    private void CollectStatus()
+    private void CollectStatus(IActorRef replyTo)
     {
-        var replyTo = Sender;
         var outboxes = _links.Values.Select(l => l.Outbox).ToList();
         var node = _nodeId;
         Task.WhenAll(outboxes.Select(o => o.Ask<LinkStatus>(GetLinkStatus.Instance, TimeSpan.FromSeconds(3))))
@@ -231,6 +244,28 @@ internal sealed class PipelineActor : ReceiveActor, IWithTimers
                 ? new CurrentPipelineStatus(node, [.. t.Result.OrderBy(l => l.Backend, StringComparer.Ordinal).ThenBy(l => l.BackendNode, StringComparer.Ordinal)])
                 : new CurrentPipelineStatus(node, []), TaskScheduler.Default)
             .PipeTo(replyTo);
+    }
+
+    /// <summary>The node's self-telemetry: every link's counters, published like any collector's batch.</summary>
+    private void PublishTelemetry(CurrentPipelineStatus status)
+    {
+        if (status.Links.IsEmpty) return;
+        var now = DateTimeOffset.UtcNow;
+        var samples = ImmutableArray.CreateBuilder<MetricSample>();
+        foreach (var l in status.Links)
+        {
+            ImmutableArray<MetricLabel> labels = [new("node", _nodeId), new("backend", l.Backend), new("backend_node", l.BackendNode)];
+            void Add(string name, double value, ImmutableArray<MetricLabel> sampleLabels) =>
+                samples.Add(new MetricSample(name, MetricType.System, value, now, PipelineMetrics.Source, Labels: sampleLabels));
+            Add(PipelineMetrics.Produced, l.Produced, labels);
+            Add(PipelineMetrics.Delivered, l.Delivered, labels);
+            Add(PipelineMetrics.Waiting, l.Waiting, labels);
+            Add(PipelineMetrics.WaitingBytes, l.WaitingBytes, labels);
+            Add(PipelineMetrics.InFlight, l.InFlight, labels);
+            Add(PipelineMetrics.BufferFill, l.BufferSamples == 0 ? 0 : (double)l.Waiting / l.BufferSamples, labels);
+            foreach (var (reason, count) in l.Dropped) Add(PipelineMetrics.Dropped, count, labels.Add(new("reason", reason)));
+        }
+        Self.Tell(new PublishBatch(new MetricBatch(_nodeId, PipelineMetrics.Source, samples.ToImmutable())));
     }
 
     private void Handle(FlushPipeline flush)
@@ -263,6 +298,13 @@ internal sealed class PipelineActor : ReceiveActor, IWithTimers
         public static readonly AnnounceTick Instance = new();
 
         private AnnounceTick() { }
+    }
+
+    private sealed class TelemetryTick
+    {
+        public static readonly TelemetryTick Instance = new();
+
+        private TelemetryTick() { }
     }
 
     private sealed class ExpiryTick

@@ -12,6 +12,7 @@ namespace Tracelet.Actors.Pipeline;
 /// <param name="FlushTimeout">At shutdown, how long buffered samples may take to reach backends that are up.</param>
 /// <param name="MaxBatchSamples">A collector batch larger than this travels in several deliveries (remoting's frame size).</param>
 /// <param name="DurableMaxBytes">The most the durable store may hold on disk, over all links.</param>
+/// <param name="SelfTelemetryInterval">How often the links' counters are published as samples; zero: never.</param>
 /// <param name="Defaults">Link settings for a backend whose section does not say.</param>
 /// <param name="Backends">Per backend: its link settings and routes.</param>
 public sealed record PipelineSettings(
@@ -21,6 +22,7 @@ public sealed record PipelineSettings(
     TimeSpan FlushTimeout,
     int MaxBatchSamples,
     long DurableMaxBytes,
+    TimeSpan SelfTelemetryInterval,
     LinkSettings Defaults,
     ImmutableDictionary<string, BackendPipelineSettings> Backends)
 {
@@ -59,6 +61,7 @@ public sealed record PipelineSettings(
             loaded.Duration($"{root}.flush-timeout"),
             (int)loaded.Number($"{root}.max-batch-samples", 1, 100_000),
             loaded.Bytes($"{root}.durable-max-bytes", 1024 * 1024),
+            loaded.Duration($"{root}.self-telemetry-interval"),
             defaults,
             backends.ToImmutable());
     }
