@@ -231,8 +231,9 @@ public sealed class ClusterPipelineSpec : IAsyncLifetime
 
         await Eventually.Holds(a.PipelineStatusAsync, s => Assert.Equal(1000, Link(s, RecordingBackend.PluginName, b).Delivered));
         AssertInOrderOnce(RecordingBackend.Written(b.NodeId).Select(w => w.Sample.Value), 1000);
-        var inbox = (await b.StatusAsync()).Plugins[RecordingBackend.PluginName].Runtime!;
-        Assert.True(Convert.ToInt64(inbox["batches_written"]) >= 40, "100-sample collections should arrive as deliveries of at most 30");
+        // The backend's runtime status is refreshed after its calls: wait for the last ones to show.
+        await Eventually.Holds(b.StatusAsync, s => Assert.True(Convert.ToInt64(s.Plugins[RecordingBackend.PluginName].Runtime!["batches_written"]) >= 40,
+            "100-sample collections should arrive as deliveries of at most 30"));
     }
 
     [Fact]

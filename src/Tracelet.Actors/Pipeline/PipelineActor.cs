@@ -122,6 +122,7 @@ internal sealed class PipelineActor : ReceiveActor, IWithTimers
     {
         if (!_local.TryGetValue(unregister.Backend, out var backend) || !Equals(backend.Announcement.Inbox, unregister.Inbox)) return;
         _local.Remove(unregister.Backend);
+        if (!unregister.Withdraw) return;
         var withdrawn = new BackendWithdrawn(unregister.Backend, _nodeId, backend.Announcement.Incarnation);
         if (_mediator is not null) _mediator.Tell(new Publish(PipelineSettings.ControlTopic, withdrawn));
         else Self.Tell(withdrawn);

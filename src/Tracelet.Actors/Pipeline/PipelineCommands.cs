@@ -13,8 +13,12 @@ public sealed record PublishBatch(MetricBatch Batch);
 /// <param name="HandledTypes">Bit i set when the backend's CanHandle accepts <see cref="MetricType"/> i.</param>
 public sealed record RegisterBackend(string Backend, IActorRef Inbox, long Incarnation, int HandledTypes);
 
-/// <summary>A backend stopped (or failed): producers stop sending to this inbox.</summary>
-public sealed record UnregisterBackend(string Backend, IActorRef Inbox);
+/// <summary>
+/// A backend's inbox goes away. <paramref name="Withdraw"/>: it was stopped on purpose, and producers drop
+/// what waits for it (durable links keep it). Otherwise (it failed and will be restarted) it is only no longer
+/// announced: producers keep buffering and send again to its next incarnation.
+/// </summary>
+public sealed record UnregisterBackend(string Backend, IActorRef Inbox, bool Withdraw);
 
 /// <summary>Published on the event stream when a block-policy link fills or drains: collectors skip their ticks while blocked.</summary>
 public sealed record PipelinePressure(bool Blocked, ImmutableArray<string> BlockedLinks);

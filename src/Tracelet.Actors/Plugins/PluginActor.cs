@@ -98,15 +98,18 @@ internal sealed class PluginActor : ReceiveActor, IWithTimers
         _cts.Cancel();
         _cts.Dispose();
         Context.System.EventStream.Unsubscribe(Self);
-        Unregister();
+        Unregister(withdraw: false);
     }
 
-    /// <summary>Producers stop sending to this inbox; what they still hold for it is resent to the next incarnation.</summary>
-    private void Unregister()
+    /// <summary>
+    /// This inbox stops being announced. On a deliberate stop it is withdrawn (producers drop what
+    /// waits for it, unless durable); after a failure producers keep it and resend to the next incarnation.
+    /// </summary>
+    private void Unregister(bool withdraw)
     {
         if (!_registered) return;
         _registered = false;
-        _pipeline.Tell(new UnregisterBackend(Name, Self));
+        _pipeline.Tell(new UnregisterBackend(Name, Self, withdraw));
     }
 
     private void Handle(StartInstance _)
@@ -123,7 +126,7 @@ internal sealed class PluginActor : ReceiveActor, IWithTimers
         if (_plugin is BackendPlugin)
         {
             // Take no more, and write what was already accepted before stopping (within the drain deadline).
-            Unregister();
+            Unregister(withdraw: true);
             Timers.StartSingleTimer("drain", DrainDeadline.Instance, _settings.DrainTimeout);
             if (!_busy) WriteNext();
             return;
@@ -350,7 +353,7 @@ internal sealed class PluginActor : ReceiveActor, IWithTimers
         _failed = true;
         Timers.CancelAll();
         Context.System.EventStream.Unsubscribe(Self);
-        Unregister();
+        Unregister(withdraw: false);
         Context.Parent.Tell(new InstanceFailed(Name, _incarnation, phase, $"{error.GetType().Name}: {error.Message}", IsPermanent(error)));
         if (_started && _plugin is not null)
         {
