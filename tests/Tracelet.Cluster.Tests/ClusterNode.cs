@@ -38,13 +38,12 @@ internal sealed class ClusterNode : IAsyncDisposable
 
     public Akka.Cluster.Cluster Cluster => Akka.Cluster.Cluster.Get(System);
 
-    /// <param name="extraHocon">Overrides for this node (plugin pipeline sections, pipeline timings...).</param>
+    /// <param name="extraHocon">Overrides for this node (plugin pipeline sections, pipeline timings...); they win over the defaults above.</param>
     /// <param name="dataDirectory">Reuse a data directory (a node coming back after a stop); default: a fresh one.</param>
     public static ClusterNode Start(string nodeId, string? extraHocon = null, string? dataDirectory = null)
     {
         var dir = dataDirectory ?? Directory.CreateTempSubdirectory($"tracelet-cluster-{nodeId}-").FullName;
         var hocon = $$"""
-            {{extraHocon ?? ""}}
             tracelet {
               node-id = {{TraceletConfigLoader.Quote(nodeId)}}
               data-dir = {{TraceletConfigLoader.Quote(dir)}}
@@ -59,6 +58,8 @@ internal sealed class ClusterNode : IAsyncDisposable
                 backend-timeout = 3s
                 ack-timeout = 1s
                 flush-timeout = 3s
+                # Off unless a test asks: its samples would add to the exact counts the tests check.
+                self-telemetry-interval = 0s
               }
             }
             akka {
@@ -72,6 +73,7 @@ internal sealed class ClusterNode : IAsyncDisposable
               }
               coordinated-shutdown.run-by-clr-shutdown-hook = off
             }
+            {{extraHocon ?? ""}}
             """;
         var config = ConfigurationFactory.ParseString(hocon).WithFallback(TraceletConfigLoader.ReferenceConfig());
         var settings = TraceletSettings.Create(config);

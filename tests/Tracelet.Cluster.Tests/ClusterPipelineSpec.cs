@@ -142,7 +142,8 @@ public sealed class ClusterPipelineSpec : IAsyncLifetime
         var hocon = "tracelet.plugins.rec.pipeline { overflow = durable, window-samples = 300 }";
         var (a, b) = await Two(hocon);
         const int Limit = 4000;
-        await b.StartPluginAsync(RecordingBackend.PluginName);
+        // A backend that takes its time: acknowledgements are still on their way when its node stops.
+        await b.StartPluginAsync(RecordingBackend.PluginName, """{ "delay-ms": 10 }""");
         await WaitForBackends(a, (RecordingBackend.PluginName, b));
         await a.StartPluginAsync(SequenceCollector.PluginName, $$"""{ "count": 50, "limit": {{Limit}}, "interval": "20ms" }""");
         await Eventually.Holds(() => Task.FromResult(RecordingBackend.Written(b.NodeId).Length), n => Assert.True(n > 200));
@@ -234,6 +235,31 @@ public sealed class ClusterPipelineSpec : IAsyncLifetime
         // The backend's runtime status is refreshed after its calls: wait for the last ones to show.
         await Eventually.Holds(b.StatusAsync, s => Assert.True(Convert.ToInt64(s.Plugins[RecordingBackend.PluginName].Runtime!["batches_written"]) >= 40,
             "100-sample collections should arrive as deliveries of at most 30"));
+    }
+
+    [Fact]
+    public async Task Stopping_a_backend_counts_what_it_wrote_as_delivered_and_only_the_rest_as_dropped()
+    {
+        var (a, b) = await Two("tracelet.plugins.rec.pipeline { window-samples = 400 }");
+        await b.StartPluginAsync(RecordingBackend.PluginName, """{ "delay-ms": 30 }""");
+        await WaitForBackends(a, (RecordingBackend.PluginName, b));
+        await a.StartPluginAsync(SequenceCollector.PluginName, """{ "count": 100, "limit": 3000, "interval": "10ms" }""");
+        await Eventually.Holds(() => Task.FromResult(RecordingBackend.Written(b.NodeId).Length), n => Assert.True(n > 300));
+
+        // An operator stops the backend while batches are in flight to it and more wait behind.
+        await b.AskAsync<Tracelet.Actors.Plugins.PluginOperationResult>(new Tracelet.Actors.Plugins.StopPlugin(RecordingBackend.PluginName));
+
+        // Once the backend has drained what it accepted, nothing is left in flight.
+        var link = await Eventually.Holds(a.PipelineStatusAsync, s => Assert.Equal(0, Link(s, RecordingBackend.PluginName, b).InFlight), TimeSpan.FromSeconds(60));
+        var final = Link(link, RecordingBackend.PluginName, b);
+        var written = RecordingBackend.Written(b.NodeId).Count(w => w.SourceNode == a.NodeId);
+        // What the backend wrote is exactly what the producer counts as delivered; what it never got is
+        // dropped with reason "shutdown"; after the stop nothing more is routed to it.
+        Assert.Equal(written, final.Delivered);
+        Assert.True(final.Dropped.GetValueOrDefault(DropReason.Shutdown) > 0, "samples waiting behind the window are dropped at the stop");
+        Assert.Equal(final.Produced - written, final.Dropped[DropReason.Shutdown] + final.Waiting);
+        Assert.True(final.Produced < 3000, "samples produced after the stop are not routed to a stopped backend");
+        AssertInOrderOnce(RecordingBackend.Written(b.NodeId).Select(w => w.Sample.Value), written);
     }
 
     [Fact]

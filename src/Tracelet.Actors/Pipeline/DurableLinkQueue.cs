@@ -83,7 +83,8 @@ internal sealed class DurableLinkQueue : ILinkQueue
             {
                 foreach (var stored in _store.Read(_link, _lastRead, room))
                 {
-                    _prefetched.Enqueue(new PendingBatch(stored.Sequence, stored.Batch, stored.Samples, stored.Bytes));
+                    // Waiting bytes are counted as estimates throughout (as Enqueue does), not as stored payload sizes.
+                    _prefetched.Enqueue(new PendingBatch(stored.Sequence, stored.Batch, stored.Samples, SampleSize.Estimate(stored.Batch)));
                     _lastRead = stored.Sequence;
                 }
             }
@@ -119,6 +120,15 @@ internal sealed class DurableLinkQueue : ILinkQueue
     public bool Acknowledge(long sequence, int rejected, int failed)
     {
         var progressed = false;
+        // Read again after a resend but acknowledged late: retire them too (the store row goes below).
+        while (_prefetched.TryPeek(out var early) && early.Sequence <= sequence && (_inFlight.Count == 0 || early.Sequence < _inFlight.Peek().Sequence))
+        {
+            _prefetched.Dequeue();
+            WaitingSamples -= early.Samples;
+            WaitingBytes -= early.Bytes;
+            _inFlight.Enqueue(early);
+            InFlightSamples += early.Samples;
+        }
         while (_inFlight.TryPeek(out var head) && head.Sequence <= sequence)
         {
             _inFlight.Dequeue();
@@ -163,4 +173,7 @@ internal sealed class DurableLinkQueue : ILinkQueue
 
     /// <summary>Nothing is dropped at shutdown: the store keeps it for the next run.</summary>
     public long DropAll(string reason) => 0;
+
+    /// <summary>Nothing is dropped when the backend stops: the store keeps it until it is back.</summary>
+    public long DropWaiting(string reason) => 0;
 }

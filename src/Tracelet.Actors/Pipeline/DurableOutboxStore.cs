@@ -408,6 +408,21 @@ internal sealed class DurableOutboxStore : IDisposable
         }
     }
 
+    /// <summary>Every link that ever stored a batch (drained or not), in ordinal order: the durable links to re-create at start.</summary>
+    public IReadOnlyList<string> KnownLinks()
+    {
+        lock (_gate)
+        {
+            ThrowIfDisposed();
+            using var command = _connection.CreateCommand();
+            command.CommandText = "SELECT link FROM pipeline_outbox_seq UNION SELECT DISTINCT link FROM pipeline_outbox ORDER BY 1;";
+            var links = new List<string>();
+            using var reader = command.ExecuteReader();
+            while (reader.Read()) links.Add(reader.GetString(0));
+            return links;
+        }
+    }
+
     /// <summary>The links that have stored batches, in ordinal order: what to resume after a restart.</summary>
     public IReadOnlyList<string> Links()
     {

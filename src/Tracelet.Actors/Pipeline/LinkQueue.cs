@@ -117,6 +117,16 @@ internal sealed class LinkQueue(LinkSettings settings) : ILinkQueue
     public bool Acknowledge(long sequence, int rejected, int failed)
     {
         var progressed = false;
+        // A resend put these back in front of the waiting ones: an acknowledgement that arrives
+        // late still retires them (they were written), so they are neither sent again nor dropped.
+        while (_waiting.First is { } front && front.Value.Sequence != 0 && front.Value.Sequence <= sequence)
+        {
+            _waiting.RemoveFirst();
+            WaitingSamples -= front.Value.Samples;
+            WaitingBytes -= front.Value.Bytes;
+            _inFlight.Enqueue(front.Value);
+            InFlightSamples += front.Value.Samples;
+        }
         while (_inFlight.TryPeek(out var head) && head.Sequence <= sequence)
         {
             _inFlight.Dequeue();
@@ -152,7 +162,31 @@ internal sealed class LinkQueue(LinkSettings settings) : ILinkQueue
         }
     }
 
-    /// <summary>Drops everything waiting and in flight (a non-durable link at shutdown or after its backend's stop).</summary>
+    /// <summary>
+    /// Drops what waits and was never sent (a withdrawn backend's link): batches in flight stay,
+    /// since the stopping backend may still write and acknowledge them.
+    /// </summary>
+    public long DropWaiting(string reason)
+    {
+        long dropped = 0;
+        var node = _waiting.First;
+        while (node is not null)
+        {
+            var next = node.Next;
+            if (node.Value.Sequence == 0)
+            {
+                _waiting.Remove(node);
+                WaitingSamples -= node.Value.Samples;
+                WaitingBytes -= node.Value.Bytes;
+                dropped += node.Value.Samples;
+            }
+            node = next;
+        }
+        Counters.Drop(reason, dropped);
+        return dropped;
+    }
+
+    /// <summary>Drops everything waiting and in flight (a non-durable link at the end of a shutdown flush).</summary>
     public long DropAll(string reason)
     {
         var dropped = WaitingSamples + InFlightSamples;
@@ -183,6 +217,7 @@ internal interface ILinkQueue
     PendingBatch? TakeNext();
     bool Acknowledge(long sequence, int rejected, int failed);
     void ResendInFlight();
+    long DropWaiting(string reason);
     long DropAll(string reason);
 }
 
@@ -217,14 +252,17 @@ internal static class SampleSize
 {
     public static long Estimate(MetricBatch batch)
     {
-        long total = 32 + batch.Source.Length + batch.SourceNode.Length;
-        foreach (var s in batch.Samples)
+        long total = 32 + (batch.Source?.Length ?? 0) + (batch.SourceNode?.Length ?? 0);
+        foreach (var s in batch.Samples) total += Of(s);
+        return total;
+    }
+
+    public static long Of(in MetricSample s)
+    {
+        long total = 32 + (s.Name?.Length ?? 0) + (s.Text?.Length ?? 0);
+        if (!s.Labels.IsDefault)
         {
-            total += 32 + s.Name.Length + (s.Text?.Length ?? 0);
-            if (!s.Labels.IsDefault)
-            {
-                foreach (var l in s.Labels) total += 4 + l.Key.Length + l.Value.Length;
-            }
+            foreach (var l in s.Labels) total += 4 + (l.Key?.Length ?? 0) + (l.Value?.Length ?? 0);
         }
         return total;
     }

@@ -62,6 +62,8 @@ internal sealed class OutboxActor : ReceiveActor, IWithTimers
     protected override void PreStart()
     {
         _queue = _createQueue(_link);
+        // A fresh link blocks nobody (a restarted one must not leave collectors blocked forever).
+        if (_link.Overflow == OverflowPolicy.Block) Context.Parent.Tell(new LinkPressure(BackendAnnouncement.BackendKey(_backend, _backendNode), false));
         if (_queue.Recovered > 0) _log.Info("Link {Backend}@{Node}: {Samples} samples recovered from the durable store", _backend, _backendNode, _queue.Recovered);
         Timers.StartPeriodicTimer(AckCheckTimer, AckCheck.Instance, _settings.AckTimeout);
     }
@@ -78,9 +80,10 @@ internal sealed class OutboxActor : ReceiveActor, IWithTimers
         var changed = !Equals(_inbox, inbox);
         _inbox = inbox;
         _state = state;
-        if (changed && _queue.InFlightSamples > 0)
+        if (changed && inbox is not null && _queue.InFlightSamples > 0)
         {
-            // Whatever was in flight to another inbox (or to none) goes again, in order; the inbox drops what it already wrote.
+            // A new inbox (the backend restarted): what was in flight to the old one goes again, in
+            // order. Losing the inbox resends nothing: its late acknowledgements must still count.
             _queue.ResendInFlight();
             _resends++;
         }
@@ -91,8 +94,9 @@ internal sealed class OutboxActor : ReceiveActor, IWithTimers
     private void Withdrawn()
     {
         SetInbox(null, "withdrawn (the backend stopped)");
-        // A stopped backend takes no more: what waits for it is dropped, unless its policy is durable.
-        if (_link.Overflow != OverflowPolicy.Durable) _queue.DropAll(DropReason.Shutdown);
+        // A stopped backend takes no more: what waits unsent is dropped, unless its policy is durable.
+        // Batches in flight stay: the backend writes what it accepted before it stops, and acknowledges it.
+        if (_link.Overflow != OverflowPolicy.Durable) _queue.DropWaiting(DropReason.Shutdown);
         ReportPressure();
         CheckFlushDone();
     }
@@ -125,9 +129,20 @@ internal sealed class OutboxActor : ReceiveActor, IWithTimers
 
     private void Pump()
     {
+        LogStoreError();
         if (_inbox is null) return;
         while (_queue.TakeNext() is { } next)
             _inbox.Tell(new Delivery(_sourceNode, _backend, next.Sequence, next.Batch) { Epoch = _queue.Epoch }, Self);
+    }
+
+    private string? _loggedStoreError;
+
+    /// <summary>A durable link's store error (a full disk, an unwritable file) is logged once per change, naming the file.</summary>
+    private void LogStoreError()
+    {
+        if (_queue is not DurableLinkQueue { LastStoreError: { } error } || error == _loggedStoreError) return;
+        _loggedStoreError = error;
+        _log.Error("Link {Backend}@{Node}: the durable store failed: {Error}", _backend, _backendNode, error);
     }
 
     private void CheckAcks()

@@ -53,6 +53,16 @@ internal sealed class PipelineActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
+    /// <summary>The most estimated bytes per delivery: remoting refuses frames over 128 kB (akka-notes §3).</summary>
+    private const long MaxDeliveryBytes = 64 * 1024;
+
+    /// <summary>An outbox that throws keeps its buffer and counters (resume): restarting it would lose them uncounted.</summary>
+    protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(e =>
+    {
+        _log.Error(e, "A pipeline link failed; it goes on with its buffer and counters");
+        return Directive.Resume;
+    });
+
     /// <param name="openStore">Opens the node's durable store (null: durable links are refused with a clear error).</param>
     public static Props Props(string nodeId, PipelineSettings settings, Func<DurableOutboxStore>? openStore) =>
         Akka.Actor.Props.Create(() => new PipelineActor(nodeId, settings, openStore));
@@ -83,20 +93,45 @@ internal sealed class PipelineActor : ReceiveActor, IWithTimers
         foreach (var link in _links.Values)
         {
             if ((link.Announcement ?? link.Recovered) is not { } a) continue; // a stopped, non-durable backend
-            var routed = Route(batch, a);
-            if (routed is null) continue;
-            // Large collections travel in several deliveries: remoting refuses frames over 128 kB.
-            var max = _settings.MaxBatchSamples;
-            if (routed.Samples.Length <= max) link.Outbox.Tell(new RoutedBatch(routed));
-            else
+            MetricBatch? routed;
+            try
             {
-                for (var i = 0; i < routed.Samples.Length; i += max)
-                    link.Outbox.Tell(new RoutedBatch(routed with { Samples = routed.Samples.Slice(i, Math.Min(max, routed.Samples.Length - i)) }));
+                routed = Route(batch, a);
             }
+            catch (Exception e)
+            {
+                // A malformed sample must not take the node's pipeline down with it.
+                _log.Error(e, "Batch from {Source} could not be routed to {Backend}; it is skipped for that backend", batch.Source, a.Key);
+                continue;
+            }
+            if (routed is null) continue;
+            foreach (var part in Split(routed)) link.Outbox.Tell(new RoutedBatch(part));
         }
     }
 
-    /// <summary>The samples of <paramref name="batch"/> this backend wants, split to the delivery size; null when none.</summary>
+    /// <summary>Large collections travel in several deliveries, in order: at most max-batch-samples and about 64 kB each.</summary>
+    private IEnumerable<MetricBatch> Split(MetricBatch batch)
+    {
+        var max = _settings.MaxBatchSamples;
+        if (batch.Samples.Length <= max && batch.Samples.Length * 64L < MaxDeliveryBytes) return [batch];
+        var parts = new List<MetricBatch>();
+        var start = 0;
+        long bytes = 0;
+        for (var i = 0; i < batch.Samples.Length; i++)
+        {
+            var size = SampleSize.Of(batch.Samples[i]);
+            if (i > start && (i - start >= max || bytes + size > MaxDeliveryBytes))
+            {
+                parts.Add(batch with { Samples = batch.Samples[start..i] });
+                (start, bytes) = (i, 0);
+            }
+            bytes += size;
+        }
+        parts.Add(batch with { Samples = batch.Samples[start..] });
+        return parts;
+    }
+
+    /// <summary>The samples of <paramref name="batch"/> this backend wants; null when none.</summary>
     private MetricBatch? Route(MetricBatch batch, BackendAnnouncement backend)
     {
         const int allTypes = (1 << 15) - 1;
@@ -131,6 +166,8 @@ internal sealed class PipelineActor : ReceiveActor, IWithTimers
     private void AnnounceAll()
     {
         foreach (var backend in _local.Values) Announce(backend.Announcement);
+        // Repeated while blocked, so a collector that started meanwhile learns it too.
+        if (_blocked.Count > 0) Context.System.EventStream.Publish(new PipelinePressure(true, [.. _blocked.Order(StringComparer.Ordinal)]));
     }
 
     private void Announce(BackendAnnouncement announcement)
@@ -145,7 +182,7 @@ internal sealed class PipelineActor : ReceiveActor, IWithTimers
         var key = announcement.Key;
         if (!_links.TryGetValue(key, out var link))
         {
-            link = new Link(StartOutbox(announcement.Backend, announcement.Node, announcement.Link));
+            link = new Link(StartOutbox(announcement.Backend, announcement.Node, announcement.Link), announcement.Backend, announcement.Node);
             _links[key] = link;
         }
         link.Announcement = announcement;
@@ -172,6 +209,9 @@ internal sealed class PipelineActor : ReceiveActor, IWithTimers
             if (!link.Reachable || now - link.LastHeard <= _settings.BackendTimeout) continue;
             link.Reachable = false;
             link.Outbox.Tell(LinkUnreachable.Instance);
+            // A block-policy backend that is gone must not stop every collector: its link drops (counted) instead.
+            var key = BackendAnnouncement.BackendKey(link.Backend, link.BackendNode);
+            if (_blocked.Contains(key)) Handle(new LinkPressure(key, false));
         }
     }
 
@@ -184,12 +224,14 @@ internal sealed class PipelineActor : ReceiveActor, IWithTimers
     private Func<LinkSettings, ILinkQueue> CreateQueue(string backend, string backendNode)
     {
         var key = BackendAnnouncement.BackendKey(backend, backendNode);
+        var store = _store; // opened in PreStart, on this actor's thread: outboxes only use it
+        var log = _log;
         return settings =>
         {
             if (settings.Overflow != OverflowPolicy.Durable) return new LinkQueue(settings);
-            var store = Store();
-            // Without a store a durable link can only buffer in memory; say so loudly rather than lose silently.
-            return store is null ? new LinkQueue(settings with { Overflow = OverflowPolicy.DropOldest }) : new DurableLinkQueue(settings, store, key);
+            if (store is not null) return new DurableLinkQueue(settings, store, key);
+            log.Error("Link {Link} wants the durable policy, but this node's durable store is not open: it buffers in memory (drop-oldest)", key);
+            return new LinkQueue(settings with { Overflow = OverflowPolicy.DropOldest });
         };
     }
 
@@ -213,7 +255,8 @@ internal sealed class PipelineActor : ReceiveActor, IWithTimers
         if (_openStore is null) return;
         var store = Store();
         if (store is null) return;
-        foreach (var key in store.Links())
+        // Every durable link ever used, drained or not: it routes (and stores) from the first batch on.
+        foreach (var key in store.KnownLinks())
         {
             var at = key.LastIndexOf('@');
             if (at <= 0 || _links.ContainsKey(key)) continue;
@@ -223,7 +266,7 @@ internal sealed class PipelineActor : ReceiveActor, IWithTimers
             // Until the backend announces itself, route to it by this node's view of its section
             // (nodes normally share their configuration) so nothing produced meanwhile is missed.
             var recovered = new BackendAnnouncement(backend, node, ActorRefs.Nobody, 0, settings, config.Routes, (1 << 15) - 1);
-            _links[key] = new Link(StartOutbox(backend, node, settings)) { Reachable = false, Recovered = recovered };
+            _links[key] = new Link(StartOutbox(backend, node, settings), backend, node) { Reachable = false, Recovered = recovered };
         }
     }
 
@@ -240,10 +283,11 @@ internal sealed class PipelineActor : ReceiveActor, IWithTimers
     {
         var outboxes = _links.Values.Select(l => l.Outbox).ToList();
         var node = _nodeId;
-        Task.WhenAll(outboxes.Select(o => o.Ask<LinkStatus>(GetLinkStatus.Instance, TimeSpan.FromSeconds(3))))
-            .ContinueWith(t => t.IsCompletedSuccessfully
-                ? new CurrentPipelineStatus(node, [.. t.Result.OrderBy(l => l.Backend, StringComparer.Ordinal).ThenBy(l => l.BackendNode, StringComparer.Ordinal)])
-                : new CurrentPipelineStatus(node, []), TaskScheduler.Default)
+        // One slow link must not blank the others: each answer stands on its own.
+        Task.WhenAll(outboxes.Select(o => o.Ask<LinkStatus>(GetLinkStatus.Instance, TimeSpan.FromSeconds(3))
+                .ContinueWith(t => t.IsCompletedSuccessfully ? t.Result : null, TaskScheduler.Default)))
+            .ContinueWith(t => new CurrentPipelineStatus(node, [.. t.Result.OfType<LinkStatus>()
+                .OrderBy(l => l.Backend, StringComparer.Ordinal).ThenBy(l => l.BackendNode, StringComparer.Ordinal)]), TaskScheduler.Default)
             .PipeTo(replyTo);
     }
 
@@ -274,18 +318,19 @@ internal sealed class PipelineActor : ReceiveActor, IWithTimers
         var replyTo = Sender;
         var outboxes = _links.Values.Select(l => l.Outbox).ToList();
         var wait = flush.Deadline + TimeSpan.FromSeconds(2);
-        Task.WhenAll(outboxes.Select(o => o.Ask<LinkFlushed>(new FlushLink(flush.Deadline), wait)))
-            .ContinueWith(t => t.IsCompletedSuccessfully
-                ? new PipelineFlushed(t.Result.Sum(f => f.Kept), t.Result.Sum(f => f.Dropped))
-                : new PipelineFlushed(0, 0), TaskScheduler.Default)
+        Task.WhenAll(outboxes.Select(o => o.Ask<LinkFlushed>(new FlushLink(flush.Deadline), wait)
+                .ContinueWith(t => t.IsCompletedSuccessfully ? t.Result : null, TaskScheduler.Default)))
+            .ContinueWith(t => new PipelineFlushed(t.Result.OfType<LinkFlushed>().Sum(f => f.Kept), t.Result.OfType<LinkFlushed>().Sum(f => f.Dropped)), TaskScheduler.Default)
             .PipeTo(replyTo);
     }
 
     private sealed record LocalBackend(BackendAnnouncement Announcement);
 
-    private sealed class Link(IActorRef outbox)
+    private sealed class Link(IActorRef outbox, string backend, string backendNode)
     {
         public IActorRef Outbox { get; } = outbox;
+        public string Backend { get; } = backend;
+        public string BackendNode { get; } = backendNode;
         public BackendAnnouncement? Announcement { get; set; }
 
         /// <summary>For a durable link found in the store at start: how to route to it before its backend announces.</summary>

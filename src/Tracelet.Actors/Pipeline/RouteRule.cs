@@ -22,13 +22,13 @@ public sealed record RouteRule(string Source, int Types, string Name, ImmutableA
     {
         if (Types != 0 && (Types & 1 << (int)sample.Type) == 0) return false;
         if (!Glob.Matches(Source, sample.Source ?? "")) return false;
-        if (!Glob.Matches(Name, sample.Name)) return false;
+        if (!Glob.Matches(Name, sample.Name ?? "")) return false;
         foreach (var (key, value) in Labels.IsDefault ? [] : Labels)
         {
             var found = false;
             foreach (var label in sample.Labels.IsDefault ? [] : sample.Labels)
             {
-                if (label.Key == key && label.Value == value)
+                if (label.Key == key && label.Value == value) // ordinal
                 {
                     found = true;
                     break;
