@@ -36,12 +36,19 @@ internal sealed class BenchLogger : ReceiveActor, IRequiresMessageQueue<ILoggerM
         akka.loggers = ["{typeof(BenchLogger).FullName}, {typeof(BenchLogger).Assembly.GetName().Name}"]
         """;
 
+    private static string FirstLine(string text)
+    {
+        var end = text.AsSpan().IndexOfAny('\r', '\n');
+        return end < 0 ? text : text[..end];
+    }
+
     private static void Log(LogEvent e)
     {
         var text = e.Message?.ToString() ?? "";
         if (text.Contains("heartbeat interval is growing too large", StringComparison.OrdinalIgnoreCase)) Interlocked.Increment(ref s_heartbeatWarnings);
         if (text.Contains("as UNREACHABLE", StringComparison.OrdinalIgnoreCase)) Interlocked.Increment(ref s_unreachableWarnings);
-        var cause = e.Cause is null ? "" : $" ({e.Cause.GetType().Name}: {e.Cause.Message})";
-        Sink?.Invoke($"akka {e.LogLevel()} {e.LogSource}: {text}{cause}");
+        // One line each: every stderr line of the bench starts with '#' (stack traces stay out).
+        var cause = e.Cause is null ? "" : $" ({e.Cause.GetType().Name}: {FirstLine(e.Cause.Message)})";
+        Sink?.Invoke($"akka {e.LogLevel().ToString().Replace("Level", "", StringComparison.Ordinal).ToLowerInvariant()} {e.LogSource}: {FirstLine(text)}{cause}");
     }
 }

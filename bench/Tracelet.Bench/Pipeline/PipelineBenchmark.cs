@@ -24,8 +24,10 @@ internal sealed class PipelineBenchmark : IBenchmark
     public const string Ratio = "pipeline.ratio";
     public const string InProcessSamplesPerSecond = "pipeline.in_process.samples_per_s";
     public const string SlowRssGrowthMib = "pipeline.slow_backend.rss_growth_mib";
+    public const string SlowRssDriftMib = "pipeline.slow_backend.rss_drift_mib";
     public const string SlowDroppedSamples = "pipeline.slow_backend.dropped_samples";
     public const string SlowInvariantHeld = "pipeline.slow_backend.accounting_held";
+    public const string UnreachableEvents = "pipeline.cluster.unreachable_events";
     public const string LostSamples = "pipeline.lost_samples";
     public const string ZeroLossShortfall = "pipeline.zero_loss.shortfall_samples";
 
@@ -45,14 +47,26 @@ internal sealed class PipelineBenchmark : IBenchmark
 
     private readonly Option<int> _samples = new("--samples")
     {
-        Description = "Samples per timed round, for the raw, cross-node and in-process runs (batches of 100)",
+        Description = "Samples per timed raw and cross-node round (batches of 100)",
         DefaultValueFactory = _ => 1_000_000,
+    };
+
+    private readonly Option<int> _inProcessSamples = new("--in-process-samples")
+    {
+        Description = "Samples per timed in-process round (the local link is fast: more samples for a measurable time)",
+        DefaultValueFactory = _ => 20_000_000,
     };
 
     private readonly Option<int> _rounds = new("--rounds")
     {
         Description = "Timed rounds per variant (raw and cross-node interleaved); figures are the median",
-        DefaultValueFactory = _ => 3,
+        DefaultValueFactory = _ => 5,
+    };
+
+    private readonly Option<double> _warmupSeconds = new("--warmup-seconds")
+    {
+        Description = "Seconds of untimed raw and cross-node rounds before measuring (half that in-process), for the JIT to reach its final code",
+        DefaultValueFactory = _ => 5,
     };
 
     private readonly Option<double> _slowSeconds = new("--slow-seconds")
@@ -83,7 +97,7 @@ internal sealed class PipelineBenchmark : IBenchmark
 
     public string Description => "Samples/s from a node's pipeline to a backend on another node (vs plain DistributedPubSub) and on the same node; memory under a 10x slower backend; accounting.";
 
-    public IReadOnlyList<Option> Options => [_samples, _rounds, _slowSeconds, _slowRate, _windowSamples, _bufferSamples];
+    public IReadOnlyList<Option> Options => [_samples, _inProcessSamples, _rounds, _warmupSeconds, _slowSeconds, _slowRate, _windowSamples, _bufferSamples];
 
     public async Task RunAsync(BenchContext context, ParseResult parse)
     {
@@ -91,7 +105,9 @@ internal sealed class PipelineBenchmark : IBenchmark
         var buffer = Math.Clamp(parse.GetValue(_bufferSamples), Batches.SamplesPerBatch, 100_000_000);
         var settings = new Settings(
             Math.Clamp(parse.GetValue(_samples) / Batches.SamplesPerBatch, 100, 100_000) * (long)Batches.SamplesPerBatch,
+            Math.Clamp(parse.GetValue(_inProcessSamples) / Batches.SamplesPerBatch, 100, 10_000_000) * (long)Batches.SamplesPerBatch,
             Math.Clamp(parse.GetValue(_rounds), 1, 15),
+            TimeSpan.FromSeconds(Math.Clamp(parse.GetValue(_warmupSeconds), 0, 30)),
             TimeSpan.FromSeconds(Math.Clamp(parse.GetValue(_slowSeconds), 0, 120)),
             Math.Clamp(parse.GetValue(_slowRate), 10_000, 10_000_000),
             new LinkSettings(OverflowPolicy.DropOldest, buffer, LinkSettings.Default.BufferBytes, window));
@@ -99,7 +115,7 @@ internal sealed class PipelineBenchmark : IBenchmark
         // so that the link always has a backlog to send but drop-oldest never has to drop.
         var cap = (settings.Link.WindowSamples + settings.Link.BufferSamples / 2) / Batches.SamplesPerBatch;
         context.Log($"link: drop-oldest, window-samples {settings.Link.WindowSamples}, buffer-samples {settings.Link.BufferSamples}, buffer-bytes {settings.Link.BufferBytes}; "
-            + $"{settings.Samples} samples per round, {settings.Rounds} rounds; producer at most {cap * Batches.SamplesPerBatch} samples ahead of the backend");
+            + $"{settings.Samples} samples per round ({settings.InProcessSamples} in-process), {settings.Rounds} rounds; producer at most {cap * Batches.SamplesPerBatch} samples ahead of the backend");
 
         var tally = new Tally();
         BenchLogger.Sink = context.Log;
@@ -114,8 +130,8 @@ internal sealed class PipelineBenchmark : IBenchmark
         }
 
         var f = context.Figures;
-        f.Report(LostSamples, tally.Lost, "samples");
-        f.Report(ZeroLossShortfall, tally.Shortfall, "samples");
+        Count(f, LostSamples, tally.Lost, "samples");
+        Count(f, ZeroLossShortfall, tally.Shortfall, "samples");
         context.Check(tally.Lost == 0, $"{tally.Lost} samples unaccounted for (produced - delivered - dropped - waiting - in flight, over every link)");
         context.Check(tally.Shortfall == 0, $"the zero-loss runs delivered {tally.Shortfall} samples fewer than were published");
     }
@@ -153,12 +169,16 @@ internal sealed class PipelineBenchmark : IBenchmark
                 await Task.WhenAny(probed.Task, Task.Delay(100, ct));
             }
 
+            // First, while the process is still small: memory under a slow backend. It then stops
+            // (its link takes nothing more) and the fast backend takes its place.
+            if (settings.SlowDuration > TimeSpan.Zero) await SlowBackendAsync(context, settings, cap, a, b);
+
             // The pipeline's fast backend on B, registered as a plugin actor registers its inbox.
             var sinkCounter = new SampleCounter();
             var sink = b.System.ActorOf(BenchInbox.Props(sinkCounter, 0), "sink");
             b.Pipeline.Tell(new RegisterBackend(SinkBackend, sink, 1, AllTypes));
             await a.WaitForLinkAsync(SinkBackend, b.NodeId, ct);
-            context.Log($"link {SinkBackend}@{b.NodeId} up on {a.NodeId} after {clock.ElapsedMilliseconds} ms");
+            context.Log($"link {SinkBackend}@{b.NodeId} up on {a.NodeId}");
 
             var sample = new Delivery(a.NodeId, SinkBackend, 1, pool[0]) { Epoch = 1 };
             var serializer = a.System.Serialization.FindSerializerFor(sample);
@@ -167,11 +187,21 @@ internal sealed class PipelineBenchmark : IBenchmark
                 + $"in memory about {SampleSizeOf(pool[0])} bytes per batch");
 
             long rawSequence = 0, published = 0;
-            var warmup = Math.Min(settings.Samples, 200_000);
-            var w1 = await PublishRawAsync(context, mediatorA, a.NodeId, rawCounter, pool, warmup, () => ++rawSequence);
-            var w2 = await DriveAsync(context, a.Pipeline, sinkCounter, pool, warmup, cap);
-            published += warmup;
-            context.Log($"warm-up: raw {w1.Describe()}; cross-node {w2.Describe()}");
+            // Warm-up: both variants in turn until the JIT has settled (tiered compilation, PGO);
+            // rounds right after start-up measured half of what they measure later.
+            var warmupSamples = Math.Min(settings.Samples, 200_000);
+            var warm = Stopwatch.StartNew();
+            int warmRounds = 0;
+            Run w1, w2;
+            do
+            {
+                w1 = await PublishRawAsync(context, mediatorA, a.NodeId, rawCounter, pool, warmupSamples, () => ++rawSequence);
+                w2 = await DriveAsync(context, a.Pipeline, sinkCounter, pool, warmupSamples, cap);
+                published += warmupSamples;
+                warmRounds++;
+            }
+            while (warm.Elapsed < settings.Warmup);
+            context.Log($"warm-up: {warmRounds} rounds of {warmupSamples} samples each in {warm.Elapsed.TotalSeconds:0.0} s; last raw {w1.Describe()}; last cross-node {w2.Describe()}");
 
             List<double> raw = [], cross = [];
             long rawLost = 0;
@@ -196,13 +226,14 @@ internal sealed class PipelineBenchmark : IBenchmark
                     }
                 }
             }
-            context.Log($"cluster health during the runs: {reachability.Unreachable} unreachable events, {BenchLogger.HeartbeatWarnings} late-heartbeat warnings, {BenchLogger.UnreachableWarnings} 'marking unreachable' warnings");
+            context.Log(SerializerCost(serializer, pool, a.NodeId));
+            context.Log($"cluster health so far: {reachability.Unreachable} unreachable events, {BenchLogger.HeartbeatWarnings} late-heartbeat warnings, {BenchLogger.UnreachableWarnings} 'marking unreachable' warnings");
 
             var f = context.Figures;
             f.Spread(RawSamplesPerSecond, raw, "samples/s");
-            f.Report(RawLostSamples, rawLost, "samples");
+            Count(f, RawLostSamples, rawLost, "samples");
             f.Spread(CrossNodeSamplesPerSecond, cross, "samples/s");
-            f.Report(CrossNodeSamplesPerSecond + ".target", CrossNodeTarget, "samples/s (issue target, not asserted)");
+            Count(f, CrossNodeSamplesPerSecond + ".target", (long)CrossNodeTarget, "samples/s (issue target, not asserted)");
             f.Ratio(Ratio, Figures.Median(cross), Figures.Median(raw));
             f.Report(Ratio + ".target", RatioTarget.ToString("0.0", CultureInfo.InvariantCulture), "x (issue target, not asserted)");
 
@@ -212,13 +243,7 @@ internal sealed class PipelineBenchmark : IBenchmark
             context.Check(link.Produced == published && link.Delivered == published && link.DroppedTotal == 0 && link.Resends == 0,
                 $"cross-node link not lossless: published {published}, {Describe(link)}");
 
-            if (settings.SlowDuration > TimeSpan.Zero)
-            {
-                // The fast backend stops (its link takes nothing more); a slow one takes its place.
-                b.Pipeline.Tell(new UnregisterBackend(SinkBackend, sink));
-                await SlowBackendAsync(context, settings, a, b);
-            }
-
+            Count(context.Figures, UnreachableEvents, Volatile.Read(ref reachability.Unreachable), "events");
             foreach (var node in new[] { a, b })
             {
                 var status = await node.StatusAsync(ct);
@@ -236,9 +261,10 @@ internal sealed class PipelineBenchmark : IBenchmark
 
     /// <summary>
     /// The producer publishes fresh batches at <see cref="Settings.SlowRate"/> while the backend on B
-    /// writes a tenth of that: the link's buffer fills, and drop-oldest must keep it (and the process) flat.
+    /// writes a tenth of that: the link's buffer fills, and drop-oldest must keep it (and the process)
+    /// flat. Runs first, on a process that has only formed the cluster; withdraws its backend at the end.
     /// </summary>
-    private static async Task SlowBackendAsync(BenchContext context, Settings settings, BenchNode a, BenchNode b)
+    private static async Task SlowBackendAsync(BenchContext context, Settings settings, int cap, BenchNode a, BenchNode b)
     {
         var ct = context.Cancellation;
         var backendRate = settings.SlowRate / 10.0;
@@ -248,14 +274,27 @@ internal sealed class PipelineBenchmark : IBenchmark
         await a.WaitForLinkAsync(SlowBackend, b.NodeId, ct);
         var outbox = await a.System.ActorSelection($"/user/pipeline/{LinkActorName(SlowBackend, b.NodeId)}").ResolveOne(TimeSpan.FromSeconds(5), ct);
 
-        // Memory at the start: after a full, compacting GC that also gives back what earlier runs left committed.
-        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        // Warm-up below the backend's rate (nothing waits long, nothing is dropped), so that the
+        // code on the path is compiled before memory is measured; then the link is idle.
+        var warmup = await DriveAsync(context, a.Pipeline, counter, new Batches(a.NodeId).Pool(PoolBatches), (long)Math.Min(backendRate, 50_000), cap);
+        await WaitIdleAsync(a, SlowBackend, b.NodeId, ct);
+        context.Log($"slow backend warm-up: {warmup.Describe()}");
+
+        // Memory at the start: the link up and empty, after a full blocking GC.
+        GC.Collect();
         GC.WaitForPendingFinalizers();
+        GC.Collect();
         var rssStart = Environment.WorkingSet;
         var heapStart = GC.GetTotalMemory(false);
+        var committedStart = GC.GetGCMemoryInfo().TotalCommittedBytes;
         var rssMax = rssStart;
+        var committedMax = committedStart;
+        // RSS once the buffer has long been full, and its maximum after that: does it still grow?
+        var steadyFrom = TimeSpan.FromSeconds(Math.Min(10, settings.SlowDuration.TotalSeconds / 2));
+        long? rssSteadyStart = null;
+        var rssSteadyMax = 0L;
         context.Log($"slow backend: producer {settings.SlowRate} samples/s of new batches, backend writes {backendRate:0} samples/s, for {settings.SlowDuration.TotalSeconds:0} s; "
-            + $"start RSS {rssStart / MiB:0.0} MiB (managed heap {heapStart / MiB:0.0} MiB)");
+            + $"start RSS {rssStart / MiB:0.0} MiB (managed heap {heapStart / MiB:0.0} MiB, GC committed {committedStart / MiB:0.0} MiB)");
 
         var batches = new Batches(a.NodeId);
         var clock = Stopwatch.StartNew();
@@ -289,7 +328,14 @@ internal sealed class PipelineBenchmark : IBenchmark
         while (!producer.IsCompleted)
         {
             await Task.WhenAny(producer, Task.Delay(100, ct));
-            rssMax = Math.Max(rssMax, Environment.WorkingSet);
+            var rss = Environment.WorkingSet;
+            rssMax = Math.Max(rssMax, rss);
+            if (clock.Elapsed >= steadyFrom)
+            {
+                rssSteadyStart ??= rss;
+                rssSteadyMax = Math.Max(rssSteadyMax, rss);
+            }
+            committedMax = Math.Max(committedMax, GC.GetGCMemoryInfo().TotalCommittedBytes);
             maxPipelineMailbox = Math.Max(maxPipelineMailbox, BenchNode.MailboxDepth(a.Pipeline));
             maxOutboxMailbox = Math.Max(maxOutboxMailbox, BenchNode.MailboxDepth(outbox));
             if (clock.Elapsed < nextStatus) continue;
@@ -303,8 +349,8 @@ internal sealed class PipelineBenchmark : IBenchmark
             if (clock.Elapsed >= nextLog && last is not null)
             {
                 nextLog += TimeSpan.FromSeconds(5);
-                context.Log($"slow {clock.Elapsed.TotalSeconds,4:0} s: RSS {Environment.WorkingSet / MiB:0.0} MiB (max {rssMax / MiB:0.0}), "
-                    + $"managed heap {GC.GetTotalMemory(false) / MiB:0.0} MiB, mailboxes pipeline {BenchNode.MailboxDepth(a.Pipeline)} outbox {BenchNode.MailboxDepth(outbox)}; {Describe(last)}");
+                context.Log($"slow {clock.Elapsed.TotalSeconds,4:0} s: RSS {rss / MiB:0.0} MiB (max {rssMax / MiB:0.0}), managed heap {GC.GetTotalMemory(false) / MiB:0.0} MiB, "
+                    + $"GC committed {GC.GetGCMemoryInfo().TotalCommittedBytes / MiB:0.0} MiB, mailboxes pipeline {BenchNode.MailboxDepth(a.Pipeline)} outbox {BenchNode.MailboxDepth(outbox)}; {Describe(last)}");
             }
         }
         await producer;
@@ -313,20 +359,30 @@ internal sealed class PipelineBenchmark : IBenchmark
         reads++;
         if (final.Links.All(Holds)) held++;
         var link = final.Links.First(l => l.Backend == SlowBackend);
-        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
-        var rssEnd = Environment.WorkingSet;
+        var liveEnd = GC.GetTotalMemory(forceFullCollection: true);
         context.Log($"slow backend done after {elapsed.TotalSeconds:0.0} s: produced {producedBatches * Batches.SamplesPerBatch / elapsed.TotalSeconds:0} samples/s"
             + (skippedBatches > 0 ? $" ({skippedBatches} batches skipped: the producer fell behind)" : "")
-            + $", backend wrote {counter.Samples / elapsed.TotalSeconds:0} samples/s; max waiting {maxWaiting}, max mailbox pipeline {maxPipelineMailbox} outbox {maxOutboxMailbox}; "
-            + $"RSS start {rssStart / MiB:0.0} max {rssMax / MiB:0.0} end (after GC) {rssEnd / MiB:0.0} MiB; {Describe(link)}");
+            + $", backend wrote {(counter.Samples - warmup.Samples) / elapsed.TotalSeconds:0} samples/s; max waiting {maxWaiting}, max mailbox pipeline {maxPipelineMailbox} outbox {maxOutboxMailbox}; "
+            + $"RSS start {rssStart / MiB:0.0} max {rssMax / MiB:0.0} MiB (from {steadyFrom.TotalSeconds:0} s: {(rssSteadyStart ?? 0) / MiB:0.0} to max {rssSteadyMax / MiB:0.0}); "
+            + $"GC committed start {committedStart / MiB:0.0} max {committedMax / MiB:0.0} MiB; live managed heap start {heapStart / MiB:0.0} end {liveEnd / MiB:0.0} MiB (buffer full); {Describe(link)}");
 
         var f = context.Figures;
         f.Report(SlowRssGrowthMib, (rssMax - rssStart) / MiB, "MiB");
-        f.Report(SlowRssGrowthMib + ".target", RssGrowthTargetMib, "MiB (issue target, not asserted)");
-        f.Report(SlowDroppedSamples, link.DroppedTotal, "samples");
+        Count(f, SlowRssGrowthMib + ".target", (long)RssGrowthTargetMib, "MiB (issue target, not asserted)");
+        f.Report(SlowRssDriftMib, rssSteadyStart is { } steady ? (rssSteadyMax - steady) / MiB : double.NaN, "MiB");
+        Count(f, SlowDroppedSamples, link.DroppedTotal, "samples");
         f.Report(SlowInvariantHeld, $"{held}/{reads}", "status reads");
         context.Check(held == reads, $"produced = delivered + dropped + waiting + in flight held at only {held} of {reads} status reads");
         context.Check(link.DroppedTotal > 0 && link.Dropped.Keys.All(k => k == "overflow"), $"the slow link should drop its oldest samples (reason overflow): {Describe(link)}");
+
+        // The slow backend stops: its link takes nothing more, and drops what waits (reason shutdown).
+        b.Pipeline.Tell(new UnregisterBackend(SlowBackend, inbox, Withdraw: true));
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while ((await a.StatusAsync(ct)).Links.First(l => l.Backend == SlowBackend).State == "up")
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"the link to {SlowBackend} is still up 10 s after its backend was withdrawn");
+            await Task.Delay(50, ct);
+        }
     }
 
     // ------------------------------------------------------------------ one node
@@ -346,19 +402,25 @@ internal sealed class PipelineBenchmark : IBenchmark
 
             var pool = new Batches(node.NodeId).Pool(PoolBatches);
             long published = 0;
-            var warmup = await DriveAsync(context, node.Pipeline, counter, pool, Math.Min(settings.Samples, 200_000), cap);
-            published += warmup.Samples;
-            context.Log($"in-process warm-up: {warmup.Describe()}");
+            var warm = Stopwatch.StartNew();
+            Run warmup;
+            do
+            {
+                warmup = await DriveAsync(context, node.Pipeline, counter, pool, Math.Min(settings.InProcessSamples, 2_000_000), cap);
+                published += warmup.Samples;
+            }
+            while (warm.Elapsed < settings.Warmup / 2);
+            context.Log($"in-process warm-up: {warm.Elapsed.TotalSeconds:0.0} s; last {warmup.Describe()}");
             List<double> rates = [];
             for (var round = 0; round < settings.Rounds; round++)
             {
-                var run = await DriveAsync(context, node.Pipeline, counter, pool, settings.Samples, cap);
+                var run = await DriveAsync(context, node.Pipeline, counter, pool, settings.InProcessSamples, cap);
                 rates.Add(run.PerSecond);
                 published += run.Samples;
                 context.Log($"round {round + 1} in-process: {run.Describe()}");
             }
             context.Figures.Spread(InProcessSamplesPerSecond, rates, "samples/s");
-            context.Figures.Report(InProcessSamplesPerSecond + ".target", InProcessTarget, "samples/s (issue target, not asserted)");
+            Count(context.Figures, InProcessSamplesPerSecond + ".target", (long)InProcessTarget, "samples/s (issue target, not asserted)");
 
             var link = await WaitIdleAsync(node, SinkBackend, node.NodeId, ct);
             context.Log($"in-process link: {Describe(link)}; the inbox wrote {counter.Samples} samples");
@@ -435,6 +497,25 @@ internal sealed class PipelineBenchmark : IBenchmark
         return probe.Stop(arrived, end);
     }
 
+    /// <summary>Time and bytes allocated per Delivery for our serializer alone, one thread: the wire's share of the cost.</summary>
+    private static string SerializerCost(Akka.Serialization.Serializer serializer, MetricBatch[] pool, string sourceNode)
+    {
+        const int n = 20_000;
+        var manifest = ((Akka.Serialization.SerializerWithStringManifest)serializer).Manifest(new Delivery(sourceNode, SinkBackend, 1, pool[0]));
+        var payloads = new byte[pool.Length][];
+        for (var i = 0; i < n; i++) payloads[i % pool.Length] = serializer.ToBinary(new Delivery(sourceNode, SinkBackend, i + 1, pool[i % pool.Length])); // warm-up
+        var allocated = GC.GetAllocatedBytesForCurrentThread();
+        var clock = Stopwatch.GetTimestamp();
+        for (var i = 0; i < n; i++) payloads[i % pool.Length] = serializer.ToBinary(new Delivery(sourceNode, SinkBackend, i + 1, pool[i % pool.Length]));
+        var write = (Stopwatch.GetElapsedTime(clock).TotalMicroseconds / n, (GC.GetAllocatedBytesForCurrentThread() - allocated) / (double)n);
+        for (var i = 0; i < n; i++) ((Akka.Serialization.SerializerWithStringManifest)serializer).FromBinary(payloads[i % pool.Length], manifest);
+        allocated = GC.GetAllocatedBytesForCurrentThread();
+        clock = Stopwatch.GetTimestamp();
+        for (var i = 0; i < n; i++) ((Akka.Serialization.SerializerWithStringManifest)serializer).FromBinary(payloads[i % pool.Length], manifest);
+        var read = (Stopwatch.GetElapsedTime(clock).TotalMicroseconds / n, (GC.GetAllocatedBytesForCurrentThread() - allocated) / (double)n);
+        return $"after the runs, our serializer alone per Delivery of {Batches.SamplesPerBatch} samples (one thread): write {write.Item1:0.0} µs {write.Item2:0} bytes allocated, read {read.Item1:0.0} µs {read.Item2:0} bytes allocated";
+    }
+
     /// <summary>The link once nothing is waiting or in flight on it (at most 10 s).</summary>
     private static async Task<LinkStatus> WaitIdleAsync(BenchNode node, string backend, string backendNode, CancellationToken ct)
     {
@@ -446,6 +527,9 @@ internal sealed class PipelineBenchmark : IBenchmark
             await Task.Delay(20, ct);
         }
     }
+
+    private static void Count(Figures figures, string figure, long value, string unit) =>
+        figures.Report(figure, value.ToString(CultureInfo.InvariantCulture), unit);
 
     private static bool Holds(LinkStatus l) => Gap(l) == 0;
 
@@ -464,7 +548,7 @@ internal sealed class PipelineBenchmark : IBenchmark
     private static long SampleSizeOf(MetricBatch batch) =>
         batch.Samples.Length * System.Runtime.CompilerServices.Unsafe.SizeOf<MetricSample>() + 24 + 40;
 
-    private sealed record Settings(long Samples, int Rounds, TimeSpan SlowDuration, int SlowRate, LinkSettings Link);
+    private sealed record Settings(long Samples, long InProcessSamples, int Rounds, TimeSpan Warmup, TimeSpan SlowDuration, int SlowRate, LinkSettings Link);
 
     /// <summary>Sums over every link of every node read at the end.</summary>
     private sealed class Tally
@@ -477,7 +561,7 @@ internal sealed class PipelineBenchmark : IBenchmark
     }
 
     /// <summary>What the process did during one timed run: CPU time, collections, bytes allocated.</summary>
-    private readonly record struct Probe(long Start, TimeSpan Cpu, int Gen0, int Gen1, int Gen2, long Allocated)
+    private readonly record struct Probe(long Started, TimeSpan Cpu, int Gen0, int Gen1, int Gen2, long Allocated)
     {
         public static Probe Start()
         {
@@ -488,7 +572,7 @@ internal sealed class PipelineBenchmark : IBenchmark
         public Run Stop(long samples, long end)
         {
             using var process = Process.GetCurrentProcess();
-            var elapsed = Stopwatch.GetElapsedTime(Start, end);
+            var elapsed = Stopwatch.GetElapsedTime(Started, end);
             return new Run(samples, elapsed, (process.TotalProcessorTime - Cpu).TotalSeconds / Math.Max(elapsed.TotalSeconds, 1e-9) / Environment.ProcessorCount,
                 GC.CollectionCount(0) - Gen0, GC.CollectionCount(1) - Gen1, GC.CollectionCount(2) - Gen2, (GC.GetTotalAllocatedBytes() - Allocated) / (double)Math.Max(samples, 1));
         }

@@ -105,15 +105,18 @@ internal sealed class PipelineActor : ReceiveActor, IWithTimers
                 continue;
             }
             if (routed is null) continue;
-            foreach (var part in Split(routed)) link.Outbox.Tell(new RoutedBatch(part));
+            if (Fits(routed)) link.Outbox.Tell(new RoutedBatch(routed)); // the common case: no list, no copy
+            else foreach (var part in Split(routed)) link.Outbox.Tell(new RoutedBatch(part));
         }
     }
 
     /// <summary>Large collections travel in several deliveries, in order: at most max-batch-samples and about 64 kB each.</summary>
-    private IEnumerable<MetricBatch> Split(MetricBatch batch)
+    private bool Fits(MetricBatch batch) =>
+        batch.Samples.Length <= _settings.MaxBatchSamples && SampleSize.Estimate(batch) <= MaxDeliveryBytes;
+
+    private List<MetricBatch> Split(MetricBatch batch)
     {
         var max = _settings.MaxBatchSamples;
-        if (batch.Samples.Length <= max && batch.Samples.Length * 64L < MaxDeliveryBytes) return [batch];
         var parts = new List<MetricBatch>();
         var start = 0;
         long bytes = 0;
