@@ -75,7 +75,8 @@ public sealed class GpuCollector : CollectorPlugin, IActorBackedPlugin
             {
                 opened.TrySetException(e);
             }
-        }) { IsBackground = true, Name = "tracelet-nvml-init" };
+        })
+        { IsBackground = true, Name = "tracelet-nvml-init" };
         thread.Start();
         try
         {
