@@ -62,17 +62,8 @@ internal sealed class ClusterNode : IAsyncDisposable
                 self-telemetry-interval = 0s
               }
             }
-            akka {
-              loglevel = WARNING
-              actor.provider = cluster
-              remote.dot-netty.tcp { hostname = "127.0.0.1", port = 0 }
-              cluster {
-                pub-sub.gossip-interval = 200ms
-                pub-sub.send-to-dead-letters-when-no-subscribers = off
-                downing-provider-class = ""
-              }
-              coordinated-shutdown.run-by-clr-shutdown-hook = off
-            }
+            {{Tracelet.Testing.LoopbackCluster.Hocon}}
+            akka.loglevel = WARNING
             {{extraHocon ?? ""}}
             """;
         var config = ConfigurationFactory.ParseString(hocon).WithFallback(TraceletConfigLoader.ReferenceConfig());

@@ -54,17 +54,8 @@ internal sealed class BenchNode
                 }
               }
             }
-            akka {
-              actor.provider = cluster
-              remote.dot-netty.tcp { hostname = "127.0.0.1", port = 0 }
-              cluster {
-                pub-sub.gossip-interval = 200ms
-                pub-sub.send-to-dead-letters-when-no-subscribers = off
-                downing-provider-class = ""
-              }
-              coordinated-shutdown.run-by-clr-shutdown-hook = off
-              log-dead-letters = 0
-            }
+            {{Tracelet.Testing.LoopbackCluster.Hocon}}
+            akka.log-dead-letters = 0
             """;
         var config = ConfigurationFactory.ParseString(hocon).WithFallback(TraceletConfigLoader.ReferenceConfig());
         var settings = TraceletSettings.Create(config);
