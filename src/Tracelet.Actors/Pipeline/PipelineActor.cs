@@ -286,12 +286,7 @@ internal sealed class PipelineActor : ReceiveActor, IWithTimers
     {
         var outboxes = _links.Values.Select(l => l.Outbox).ToList();
         var node = _nodeId;
-        // One slow link must not blank the others: each answer stands on its own.
-        Task.WhenAll(outboxes.Select(o => o.Ask<LinkStatus>(GetLinkStatus.Instance, TimeSpan.FromSeconds(3))
-                .ContinueWith(t => t.IsCompletedSuccessfully ? t.Result : null, TaskScheduler.Default)))
-            .ContinueWith(t => new CurrentPipelineStatus(node, [.. t.Result.OfType<LinkStatus>()
-                .OrderBy(l => l.Backend, StringComparer.Ordinal).ThenBy(l => l.BackendNode, StringComparer.Ordinal)]), TaskScheduler.Default)
-            .PipeTo(replyTo);
+        GatherStatus(node, outboxes).PipeTo(replyTo);
     }
 
     /// <summary>The node's self-telemetry: every link's counters, published like any collector's batch.</summary>
@@ -321,10 +316,33 @@ internal sealed class PipelineActor : ReceiveActor, IWithTimers
         var replyTo = Sender;
         var outboxes = _links.Values.Select(l => l.Outbox).ToList();
         var wait = flush.Deadline + TimeSpan.FromSeconds(2);
-        Task.WhenAll(outboxes.Select(o => o.Ask<LinkFlushed>(new FlushLink(flush.Deadline), wait)
-                .ContinueWith(t => t.IsCompletedSuccessfully ? t.Result : null, TaskScheduler.Default)))
-            .ContinueWith(t => new PipelineFlushed(t.Result.OfType<LinkFlushed>().Sum(f => f.Kept), t.Result.OfType<LinkFlushed>().Sum(f => f.Dropped)), TaskScheduler.Default)
-            .PipeTo(replyTo);
+        GatherFlushed(outboxes, flush.Deadline, wait).PipeTo(replyTo);
+    }
+
+    /// <summary>Every link's status; one slow link must not blank the others: each answer stands on its own.</summary>
+    private static async Task<CurrentPipelineStatus> GatherStatus(string node, List<IActorRef> outboxes)
+    {
+        var answers = await Task.WhenAll(outboxes.Select(o => AskOrNull<LinkStatus>(o, GetLinkStatus.Instance, TimeSpan.FromSeconds(3)))).ConfigureAwait(false);
+        return new CurrentPipelineStatus(node, [.. answers.OfType<LinkStatus>()
+            .OrderBy(l => l.Backend, StringComparer.Ordinal).ThenBy(l => l.BackendNode, StringComparer.Ordinal)]);
+    }
+
+    private static async Task<PipelineFlushed> GatherFlushed(List<IActorRef> outboxes, TimeSpan deadline, TimeSpan wait)
+    {
+        var answers = (await Task.WhenAll(outboxes.Select(o => AskOrNull<LinkFlushed>(o, new FlushLink(deadline), wait))).ConfigureAwait(false)).OfType<LinkFlushed>().ToList();
+        return new PipelineFlushed(answers.Sum(f => f.Kept), answers.Sum(f => f.Dropped));
+    }
+
+    private static async Task<T?> AskOrNull<T>(IActorRef actor, object message, TimeSpan timeout) where T : class
+    {
+        try
+        {
+            return await actor.Ask<T>(message, timeout).ConfigureAwait(false);
+        }
+        catch (AskTimeoutException)
+        {
+            return null;
+        }
     }
 
     private sealed record LocalBackend(BackendAnnouncement Announcement);
