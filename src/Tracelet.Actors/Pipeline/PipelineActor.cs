@@ -79,6 +79,8 @@ internal sealed class PipelineActor : ReceiveActor, IWithTimers
         if (_settings.SelfTelemetryInterval > TimeSpan.Zero)
             Timers.StartPeriodicTimer(TelemetryTimer, TelemetryTick.Instance, _settings.SelfTelemetryInterval);
         RecoverDurableLinks();
+        // After a restart the registrations of this node's backends are gone: ask them again.
+        Context.System.EventStream.Publish(new PipelineStarted(Self));
     }
 
     protected override void PostStop()

@@ -20,6 +20,9 @@ public sealed record RegisterBackend(string Backend, IActorRef Inbox, long Incar
 /// </summary>
 public sealed record UnregisterBackend(string Backend, IActorRef Inbox, bool Withdraw);
 
+/// <summary>Published on the event stream when the node's pipeline (re)starts: backends register again, so a restarted pipeline knows them.</summary>
+public sealed record PipelineStarted(IActorRef Pipeline);
+
 /// <summary>Published on the event stream when a block-policy link fills or drains: collectors skip their ticks while blocked.</summary>
 public sealed record PipelinePressure(bool Blocked, ImmutableArray<string> BlockedLinks);
 

@@ -30,6 +30,7 @@ internal sealed class PluginActor : ReceiveActor, IWithTimers
     private (Delivery Delivery, IActorRef ReplyTo, int Rejected)? _writing;
     private bool _registered;
     private bool _pipelineBlocked;
+    private int _handledTypes;
     private bool _drainExpired;
     private IPlugin? _plugin;
     private bool _busy;
@@ -63,6 +64,10 @@ internal sealed class PluginActor : ReceiveActor, IWithTimers
         Receive<StatusTick>(_ => RefreshStatus());
         Receive<Delivery>(Handle);
         Receive<PipelinePressure>(p => _pipelineBlocked = p.Blocked);
+        Receive<PipelineStarted>(p =>
+        {
+            if (_registered && p.Pipeline.Equals(_pipeline)) Register();
+        });
         Receive<DrainDeadline>(_ =>
         {
             _drainExpired = true;
@@ -100,6 +105,8 @@ internal sealed class PluginActor : ReceiveActor, IWithTimers
         Context.System.EventStream.Unsubscribe(Self);
         Unregister(withdraw: false);
     }
+
+    private void Register() => _pipeline.Tell(new RegisterBackend(Name, Self, _incarnation, _handledTypes));
 
     /// <summary>
     /// This inbox stops being announced. On a deliberate stop it is withdrawn (producers drop what
@@ -322,13 +329,14 @@ internal sealed class PluginActor : ReceiveActor, IWithTimers
                 Timers.StartPeriodicTimer(CollectTimer, CollectTick.Instance, TimeSpan.Zero, collector.Interval);
                 break;
             case BackendPlugin backend:
-                var handled = 0;
+                _handledTypes = 0;
                 foreach (var type in Enum.GetValues<MetricType>())
                 {
-                    if (backend.CanHandle(type)) handled |= 1 << (int)type;
+                    if (backend.CanHandle(type)) _handledTypes |= 1 << (int)type;
                 }
                 _registered = true;
-                _pipeline.Tell(new RegisterBackend(Name, Self, _incarnation, handled));
+                Context.System.EventStream.Subscribe(Self, typeof(PipelineStarted));
+                Register();
                 break;
         }
     }
