@@ -51,7 +51,7 @@ internal sealed class DurableLinkQueue : ILinkQueue
     /// <summary>The last error the store gave (a full disk, a read-only file), for status and the log.</summary>
     public string? LastStoreError { get; private set; }
 
-    public void Enqueue(MetricBatch batch)
+    public void Enqueue(MetricBatch batch, long bytes)
     {
         var samples = batch.Samples.Length;
         if (samples == 0) return;
@@ -60,7 +60,7 @@ internal sealed class DurableLinkQueue : ILinkQueue
         {
             _store.Append(_link, batch, samples);
             WaitingSamples += samples;
-            WaitingBytes += SampleSize.Estimate(batch);
+            WaitingBytes += bytes;
         }
         catch (DurableStoreFullException e)
         {
@@ -134,11 +134,7 @@ internal sealed class DurableLinkQueue : ILinkQueue
             _inFlight.Dequeue();
             InFlightSamples -= head.Samples;
             progressed = true;
-            var refused = head.Sequence == sequence ? Math.Min(rejected, head.Samples) : 0;
-            var lost = head.Sequence == sequence ? Math.Min(failed, head.Samples - refused) : 0;
-            Counters.Delivered += head.Samples - refused - lost;
-            Counters.Drop(DropReason.Rejected, refused);
-            Counters.Drop(DropReason.BackendError, lost);
+            Counters.Settle(head.Samples, head.Sequence == sequence ? rejected : 0, head.Sequence == sequence ? failed : 0);
         }
         if (progressed)
         {

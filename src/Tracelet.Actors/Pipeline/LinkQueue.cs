@@ -39,12 +39,14 @@ internal sealed class LinkQueue(LinkSettings settings) : ILinkQueue
     /// <summary>True while the buffer cannot take another sample (what the block policy signals to collectors).</summary>
     public bool IsFull => WaitingSamples >= Settings.BufferSamples || WaitingBytes >= Settings.BufferBytes;
 
-    /// <summary>Adds a batch under the overflow policy, counting what had to be dropped or refused.</summary>
-    public void Enqueue(MetricBatch batch)
+    /// <summary>Adds a batch, estimating its size (tests and callers that have not estimated it).</summary>
+    public void Enqueue(MetricBatch batch) => Enqueue(batch, SampleSize.Estimate(batch));
+
+    /// <summary>Adds a batch of <paramref name="bytes"/> (estimated once, by the router) under the overflow policy, counting what had to be dropped or refused.</summary>
+    public void Enqueue(MetricBatch batch, long bytes)
     {
         var samples = batch.Samples.Length;
         if (samples == 0) return;
-        var bytes = SampleSize.Estimate(batch);
         Counters.Produced += samples;
         if (samples > Settings.BufferSamples || bytes > Settings.BufferBytes)
         {
@@ -63,19 +65,7 @@ internal sealed class LinkQueue(LinkSettings settings) : ILinkQueue
             default:
                 // Drop the oldest batches never sent. A numbered one (sent before, waiting to be sent
                 // again) must stay: without it the inbox would wait for its number forever.
-                var node = _waiting.First;
-                while (!Fits(samples, bytes) && node is not null)
-                {
-                    var next = node.Next;
-                    if (node.Value.Sequence == 0)
-                    {
-                        _waiting.Remove(node);
-                        WaitingSamples -= node.Value.Samples;
-                        WaitingBytes -= node.Value.Bytes;
-                        Counters.Drop(DropReason.Overflow, node.Value.Samples);
-                    }
-                    node = next;
-                }
+                Counters.Drop(DropReason.Overflow, RemoveUnsent(() => Fits(samples, bytes)));
                 if (!Fits(samples, bytes))
                 {
                     Counters.Drop(DropReason.Overflow, samples); // only resends wait: the newest gives way this time
@@ -132,18 +122,8 @@ internal sealed class LinkQueue(LinkSettings settings) : ILinkQueue
             _inFlight.Dequeue();
             InFlightSamples -= head.Samples;
             progressed = true;
-            if (head.Sequence == sequence)
-            {
-                var refused = Math.Min(rejected, head.Samples);
-                var lost = Math.Min(failed, head.Samples - refused);
-                Counters.Delivered += head.Samples - refused - lost;
-                Counters.Drop(DropReason.Rejected, refused);
-                Counters.Drop(DropReason.BackendError, lost);
-            }
-            else
-            {
-                Counters.Delivered += head.Samples; // its own acknowledgement was lost; this one covers it
-            }
+            // Only the acknowledged batch reports refusals; earlier ones (their own acknowledgement was lost) are covered as delivered.
+            Counters.Settle(head.Samples, head.Sequence == sequence ? rejected : 0, head.Sequence == sequence ? failed : 0);
         }
         return progressed;
     }
@@ -168,9 +148,16 @@ internal sealed class LinkQueue(LinkSettings settings) : ILinkQueue
     /// </summary>
     public long DropWaiting(string reason)
     {
-        long dropped = 0;
-        var node = _waiting.First;
-        while (node is not null)
+        var dropped = RemoveUnsent(() => false);
+        Counters.Drop(reason, dropped);
+        return dropped;
+    }
+
+    /// <summary>Removes waiting batches never sent, oldest first, until <paramref name="enough"/>; returns their samples.</summary>
+    private long RemoveUnsent(Func<bool> enough)
+    {
+        long removed = 0;
+        for (var node = _waiting.First; node is not null && !enough();)
         {
             var next = node.Next;
             if (node.Value.Sequence == 0)
@@ -178,12 +165,11 @@ internal sealed class LinkQueue(LinkSettings settings) : ILinkQueue
                 _waiting.Remove(node);
                 WaitingSamples -= node.Value.Samples;
                 WaitingBytes -= node.Value.Bytes;
-                dropped += node.Value.Samples;
+                removed += node.Value.Samples;
             }
             node = next;
         }
-        Counters.Drop(reason, dropped);
-        return dropped;
+        return removed;
     }
 
     /// <summary>Drops everything waiting and in flight (a non-durable link at the end of a shutdown flush).</summary>
@@ -213,7 +199,7 @@ internal interface ILinkQueue
     long Recovered { get; }
     /// <summary>Sent with every delivery: a new epoch makes the inbox accept the sequence afresh.</summary>
     long Epoch { get; }
-    void Enqueue(MetricBatch batch);
+    void Enqueue(MetricBatch batch, long bytes);
     PendingBatch? TakeNext();
     bool Acknowledge(long sequence, int rejected, int failed);
     void ResendInFlight();
@@ -236,6 +222,16 @@ internal sealed class LinkCounters
     public long DroppedTotal { get; private set; }
 
     public IReadOnlyDictionary<string, long> Dropped => _dropped;
+
+    /// <summary>An acknowledged batch: what the backend refused (CanHandle) or lost (a failed write), the rest delivered.</summary>
+    public void Settle(int samples, int rejected, int failed)
+    {
+        var refused = Math.Min(rejected, samples);
+        var lost = Math.Min(failed, samples - refused);
+        Delivered += samples - refused - lost;
+        Drop(DropReason.Rejected, refused);
+        Drop(DropReason.BackendError, lost);
+    }
 
     public void Drop(string reason, long samples)
     {

@@ -30,7 +30,8 @@ internal sealed class OutboxActor : ReceiveActor, IWithTimers
     private DateTime _lastProgress = DateTime.UtcNow;
     private long _resends;
     private bool _wasFull;
-    private (IActorRef ReplyTo, long KeptBefore)? _flush;
+    private bool _shuttingDown;
+    private IActorRef? _flushReplyTo;
 
     public OutboxActor(string sourceNode, string backend, string backendNode, LinkSettings link, PipelineSettings settings, Func<LinkSettings, ILinkQueue> createQueue)
     {
@@ -103,10 +104,10 @@ internal sealed class OutboxActor : ReceiveActor, IWithTimers
 
     private void Handle(RoutedBatch routed)
     {
-        if (_flush is not null)
+        if (_shuttingDown)
         {
             // Shutting down: produced after the flush began, dropped (or kept, when durable).
-            if (_link.Overflow == OverflowPolicy.Durable) _queue.Enqueue(routed.Batch);
+            if (_link.Overflow == OverflowPolicy.Durable) _queue.Enqueue(routed.Batch, routed.Bytes);
             else
             {
                 _queue.Counters.Produced += routed.Batch.Samples.Length;
@@ -114,7 +115,7 @@ internal sealed class OutboxActor : ReceiveActor, IWithTimers
             }
             return;
         }
-        _queue.Enqueue(routed.Batch);
+        _queue.Enqueue(routed.Batch, routed.Bytes);
         ReportPressure();
         Pump();
     }
@@ -167,25 +168,26 @@ internal sealed class OutboxActor : ReceiveActor, IWithTimers
 
     private void Handle(FlushLink flush)
     {
-        _flush = (Sender, 0);
+        _shuttingDown = true;
+        _flushReplyTo = Sender;
         Timers.StartSingleTimer(FlushTimer, FlushDeadline.Instance, flush.Deadline);
         CheckFlushDone();
     }
 
     private void CheckFlushDone()
     {
-        if (_flush is null || !_queue.IsEmpty) return;
+        if (_flushReplyTo is null || !_queue.IsEmpty) return;
         FinishFlush();
     }
 
     private void FinishFlush()
     {
-        if (_flush is not { } flush) return;
+        if (_flushReplyTo is not { } replyTo) return;
         Timers.Cancel(FlushTimer);
         var kept = _link.Overflow == OverflowPolicy.Durable ? _queue.WaitingSamples + _queue.InFlightSamples : 0;
         var dropped = _link.Overflow == OverflowPolicy.Durable ? 0 : _queue.DropAll(DropReason.Shutdown);
-        flush.ReplyTo.Tell(new LinkFlushed(kept, dropped));
-        _flush = (ActorRefs.Nobody, 0); // stays in shutdown mode: later batches are not sent
+        replyTo.Tell(new LinkFlushed(kept, dropped));
+        _flushReplyTo = null; // answered once; the link stays in shutdown mode
     }
 
     private LinkStatus Status()
@@ -211,8 +213,8 @@ internal sealed class OutboxActor : ReceiveActor, IWithTimers
     }
 }
 
-/// <summary>Pipeline → outbox: samples routed to this link.</summary>
-internal sealed record RoutedBatch(MetricBatch Batch);
+/// <summary>Pipeline → outbox: samples routed to this link, with their estimated size (computed once, by the router).</summary>
+internal sealed record RoutedBatch(MetricBatch Batch, long Bytes);
 
 /// <summary>Pipeline → outbox: no announcement from the backend within backend-timeout.</summary>
 internal sealed record LinkUnreachable

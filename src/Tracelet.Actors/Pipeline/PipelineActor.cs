@@ -107,19 +107,18 @@ internal sealed class PipelineActor : ReceiveActor, IWithTimers
                 continue;
             }
             if (routed is null) continue;
-            if (Fits(routed)) link.Outbox.Tell(new RoutedBatch(routed)); // the common case: no list, no copy
-            else foreach (var part in Split(routed)) link.Outbox.Tell(new RoutedBatch(part));
+            // The size is estimated once here; the link's byte bound uses it too. The common case: no list, no copy.
+            var bytes = SampleSize.Estimate(routed);
+            if (routed.Samples.Length <= _settings.MaxBatchSamples && bytes <= MaxDeliveryBytes) link.Outbox.Tell(new RoutedBatch(routed, bytes));
+            else foreach (var part in Split(routed)) link.Outbox.Tell(part);
         }
     }
 
     /// <summary>Large collections travel in several deliveries, in order: at most max-batch-samples and about 64 kB each.</summary>
-    private bool Fits(MetricBatch batch) =>
-        batch.Samples.Length <= _settings.MaxBatchSamples && SampleSize.Estimate(batch) <= MaxDeliveryBytes;
-
-    private List<MetricBatch> Split(MetricBatch batch)
+    private List<RoutedBatch> Split(MetricBatch batch)
     {
         var max = _settings.MaxBatchSamples;
-        var parts = new List<MetricBatch>();
+        var parts = new List<RoutedBatch>();
         var start = 0;
         long bytes = 0;
         for (var i = 0; i < batch.Samples.Length; i++)
@@ -127,12 +126,12 @@ internal sealed class PipelineActor : ReceiveActor, IWithTimers
             var size = SampleSize.Of(batch.Samples[i]);
             if (i > start && (i - start >= max || bytes + size > MaxDeliveryBytes))
             {
-                parts.Add(batch with { Samples = batch.Samples[start..i] });
+                parts.Add(new RoutedBatch(batch with { Samples = batch.Samples[start..i] }, bytes));
                 (start, bytes) = (i, 0);
             }
             bytes += size;
         }
-        parts.Add(batch with { Samples = batch.Samples[start..] });
+        parts.Add(new RoutedBatch(batch with { Samples = batch.Samples[start..] }, bytes));
         return parts;
     }
 
