@@ -26,11 +26,9 @@ public sealed class JsonlBackend : BackendPlugin
     private long _batches;
     private long _bytes;
     private long _rotations;
-    private long _rejected;
     private long _writeFailures;
     private long _tornBytesRemoved;
     private string? _lastError;
-    private string? _lastRejection;
 
     /// <summary>Creates the backend on the system clock (what the runtime uses).</summary>
     public JsonlBackend() : this(TimeProvider.System) { }
@@ -97,11 +95,6 @@ public sealed class JsonlBackend : BackendPlugin
     {
         if (_names is null) throw new InvalidOperationException("jsonl backend is not started");
         var bytes = _encoder.Encode(batch);
-        if (_encoder.Rejected > 0)
-        {
-            _rejected += _encoder.Rejected;
-            _lastRejection = _encoder.LastRejection;
-        }
         try
         {
             // After a failed write the file may have been closed; it is opened again (and its tail checked) here.
@@ -117,7 +110,7 @@ public sealed class JsonlBackend : BackendPlugin
             // Thrown so the batch stays unacknowledged and the runtime retries it (nothing was kept of it).
             throw new IOException($"jsonl: could not write {batch.Samples.Length} samples to {_names.ActivePath}: {e.Message}", e);
         }
-        _samples += batch.Samples.Length - _encoder.Rejected;
+        _samples += batch.Samples.Length;
         _batches++;
         _bytes += bytes.Length;
         if (DueForRotation()) TryRotateAfterWrite();
@@ -146,11 +139,9 @@ public sealed class JsonlBackend : BackendPlugin
             ["files_compressed"] = _archiver?.FilesCompressed ?? 0,
             ["files_deleted"] = _archiver?.FilesDeleted ?? 0,
             ["write_failures"] = _writeFailures,
-            ["samples_rejected"] = _rejected,
             ["torn_bytes_removed"] = _tornBytesRemoved,
         };
         if (_lastError is not null) status["last_error"] = _lastError;
-        if (_lastRejection is not null) status["last_rejection"] = _lastRejection;
         if (_archiver?.LastError is { } archiveError) status["archive_error"] = archiveError;
         return status;
     }

@@ -19,49 +19,21 @@ internal sealed class JsonlSampleEncoder
 
     public JsonlSampleEncoder() => _writer = new Utf8JsonWriter(_buffer);
 
-    /// <summary>Samples left out of the last batch because they could not be encoded (invalid UTF-16 in a string).</summary>
-    public int Rejected { get; private set; }
-
-    /// <summary>Why the last rejected sample was left out.</summary>
-    public string? LastRejection { get; private set; }
-
     /// <summary>Encodes the batch; the result is valid until the next call.</summary>
     public ReadOnlyMemory<byte> Encode(MetricBatch batch)
     {
         if (_buffer.Capacity > RetainedCapacity) _buffer = new ArrayBufferWriter<byte>(64 * 1024);
         else _buffer.ResetWrittenCount();
-        Rejected = 0;
         foreach (var sample in batch.Samples)
         {
-            var start = _buffer.WrittenCount;
+            // Utf8JsonWriter escapes control characters and replaces lone surrogates with U+FFFD, so any string encodes.
             _writer.Reset(_buffer);
-            try
-            {
-                WriteSample(batch.SourceNode, sample);
-                _writer.Flush();
-            }
-            catch (ArgumentException e)
-            {
-                // A lone surrogate in a name or label cannot become UTF-8: the sample is left out and
-                // counted, so one bad string never blocks the batches behind it.
-                Rejected++;
-                LastRejection = $"sample '{sample.Name}' from '{sample.Source}' left out: {e.Message}";
-                _writer.Reset(_buffer);
-                Truncate(start);
-                continue;
-            }
+            WriteSample(batch.SourceNode, sample);
+            _writer.Flush();
             _buffer.GetSpan(1)[0] = (byte)'\n';
             _buffer.Advance(1);
         }
         return _buffer.WrittenMemory;
-    }
-
-    private void Truncate(int length)
-    {
-        // ArrayBufferWriter cannot shrink its count, so the kept prefix is copied into a fresh one (rare path).
-        var kept = _buffer.WrittenSpan[..Math.Min(length, _buffer.WrittenCount)].ToArray();
-        _buffer.ResetWrittenCount();
-        _buffer.Write(kept);
     }
 
     private void WriteSample(string node, in MetricSample s)
