@@ -1,78 +1,133 @@
-using System.Globalization;
-using System.Text;
 using Tracelet.Abstractions;
 
 namespace Tracelet.Backends.Console;
 
 /// <summary>
-/// Prints each batch as one compact line (time, node, source, name=value ...), for a person
-/// watching a node at the terminal.
+/// A live view for a person at the terminal: every <c>interval</c>, a compact table of the latest
+/// value of each series, grouped by node and source, with units. Batches only update a bounded
+/// map of latest values; the table is written in one piece so the node's status line never lands
+/// inside it.
 /// </summary>
 public sealed class ConsoleBackend : BackendPlugin
 {
-    private TextWriter _out = System.Console.Out;
-    private int _maxSamples;
-    private long _lines;
+    private readonly TimeProvider _time;
+    private TextWriter? _output;
+    private LatestValues _latest = new(1, []);
+    private TimeSpan _interval;
+    private int _maxLines;
+    private bool _ansi;
+    private DateTimeOffset? _lastRender;
+    private long _renders;
+    private bool _changedSinceRender;
+    private long _samples;
+    private string? _lastError;
+
+    /// <summary>Writes to standard output (what the runtime uses).</summary>
+    public ConsoleBackend() : this(null, TimeProvider.System) { }
+
+    /// <summary>Writes to <paramref name="output"/> on the given clock (tests); null means standard output.</summary>
+    internal ConsoleBackend(TextWriter? output, TimeProvider time)
+    {
+        _output = output;
+        _time = time;
+    }
 
     /// <inheritdoc />
-    public override PluginMetadata Metadata { get; } = new("console", "1.0.0", PluginType.Backend)
+    public override PluginMetadata Metadata { get; } = new("console", "2.0.0", PluginType.Backend)
     {
-        Description = "One compact line per batch on standard output",
+        Description = "A compact table of the latest value per series on standard output, every interval",
         Author = "Tracelet",
         ConfigSchema = """
             {
               "type": "object",
               "properties": {
-                "max-samples-per-line": { "type": "integer", "minimum": 1, "maximum": 1000 }
+                "interval": { "type": ["number", "string"], "description": "how often the table is printed (default 5s)" },
+                "max-lines": { "type": "integer", "minimum": 1, "maximum": 10000, "description": "lines per table (default 40)" },
+                "max-series": { "type": "integer", "minimum": 1, "maximum": 1000000, "description": "series remembered; samples of further series are counted (default 5000)" },
+                "filter": {
+                  "description": "name patterns with * and ? (\"gpu.*\"); only matching series are shown",
+                  "oneOf": [ { "type": "string", "minLength": 1 }, { "type": "array", "items": { "type": "string", "minLength": 1 } } ]
+                },
+                "color": { "enum": ["auto", "always", "never"], "description": "ANSI styling: auto = only on a terminal and without NO_COLOR" }
               },
               "additionalProperties": false
             }
             """,
     };
 
-    /// <summary>Redirects output (tests).</summary>
-    public TextWriter Output
-    {
-        get => _out;
-        set => _out = value;
-    }
-
     /// <inheritdoc />
     public override ValueTask InitializeAsync(PluginContext context, CancellationToken cancellationToken)
     {
-        _maxSamples = (int)context.Config.GetInt64("max-samples-per-line", 8);
+        var config = context.Config;
+        _interval = config.GetDuration("interval", TimeSpan.FromSeconds(5));
+        if (_interval <= TimeSpan.Zero) throw new ArgumentException($"config key 'interval' must be positive, got {_interval}");
+        _maxLines = (int)config.GetInt64("max-lines", 40);
+        var filters = config.Root.TryGetProperty("filter", out var f)
+            ? f.ValueKind == System.Text.Json.JsonValueKind.Array ? f.EnumerateArray().Select(e => e.GetString()!).ToList() : [f.GetString()!]
+            : new List<string>();
+        _latest = new LatestValues((int)config.GetInt64("max-series", 5000), filters);
+        _ansi = config.GetString("color", "auto") switch
+        {
+            "always" => true,
+            "never" => false,
+            // Redirected output (a log file, journald) gets plain lines.
+            _ => _output is null && !System.Console.IsOutputRedirected && Environment.GetEnvironmentVariable("NO_COLOR") is null or "",
+        };
         return base.InitializeAsync(context, cancellationToken);
     }
 
     /// <inheritdoc />
     public override async ValueTask WriteAsync(MetricBatch batch, CancellationToken cancellationToken)
     {
-        var line = Format(batch, _maxSamples);
-        await _out.WriteLineAsync(line.AsMemory(), cancellationToken).ConfigureAwait(false);
-        _lines++;
+        var now = _time.GetUtcNow();
+        _latest.Add(batch, now);
+        _samples += batch.Samples.Length;
+        _changedSinceRender = true;
+        if (_lastRender is { } last && now - last < _interval) return;
+        await RenderAsync(now, cancellationToken).ConfigureAwait(false);
     }
-
-    /// <summary>The line printed for a batch.</summary>
-    public static string Format(MetricBatch batch, int maxSamples)
-    {
-        var sb = new StringBuilder();
-        var first = batch.Samples.IsEmpty ? DateTimeOffset.UtcNow : batch.Samples[0].Timestamp;
-        sb.Append(first.ToLocalTime().ToString("HH:mm:ss", CultureInfo.InvariantCulture))
-          .Append(' ').Append(batch.SourceNode).Append('/').Append(batch.Source);
-        foreach (var s in batch.Samples.Take(maxSamples))
-        {
-            sb.Append("  ").Append(s.Name).Append('=');
-            sb.Append(s.Text ?? Number(s.Value));
-            if (!s.Labels.IsDefaultOrEmpty)
-                sb.Append('{').AppendJoin(',', s.Labels.Select(l => $"{l.Key}={l.Value}")).Append('}');
-        }
-        if (batch.Samples.Length > maxSamples) sb.Append("  (+").Append(batch.Samples.Length - maxSamples).Append(" more)");
-        return sb.ToString();
-    }
-
-    private static string Number(double v) =>
-        v.ToString(Math.Abs(v) >= 1e15 ? "0.###e0" : "0.###", CultureInfo.InvariantCulture);
 
     /// <inheritdoc />
-    public override IReadOnlyDictionary<string, object?> GetStatus() => new Dictionary<string, object?> { ["lines"] = _lines };
+    public override async ValueTask StopAsync(CancellationToken cancellationToken)
+    {
+        // The last values seen are printed once more, so a stop does not hide up to an interval of data.
+        if (_changedSinceRender)
+            await RenderAsync(_time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+    }
+
+    private async ValueTask RenderAsync(DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        _lastRender = now;
+        _changedSinceRender = false;
+        // Series silent for three intervals are gone (a process ended, a GPU was lost) and leave the table.
+        _latest.ForgetOlderThan(now - 3 * _interval);
+        var text = ConsoleTable.Render(_latest, now, _maxLines, _ansi);
+        try
+        {
+            // One write per table: System.Console.Out is synchronized, so the node's status line cannot split it.
+            await (_output ?? System.Console.Out).WriteAsync(text.AsMemory(), cancellationToken).ConfigureAwait(false);
+            _renders++;
+            _lastError = null;
+        }
+        catch (IOException e)
+        {
+            // A closed terminal must not fail the pipeline: the live view is best effort, and the error is shown in status.
+            _lastError = $"{now:O} writing to the console: {e.Message}";
+        }
+    }
+
+    /// <inheritdoc />
+    public override IReadOnlyDictionary<string, object?> GetStatus()
+    {
+        var status = new Dictionary<string, object?>
+        {
+            ["series"] = _latest.Count,
+            ["samples_seen"] = _samples,
+            ["tables_printed"] = _renders,
+            ["series_overflow_samples"] = _latest.Overflow,
+            ["filtered_out_samples"] = _latest.FilteredOut,
+        };
+        if (_lastError is not null) status["last_error"] = _lastError;
+        return status;
+    }
 }

@@ -1,0 +1,71 @@
+using System.Globalization;
+
+namespace Tracelet.Backends.Console;
+
+/// <summary>
+/// Formats a value for people by the unit its name implies (docs/metrics.md): bytes as KiB/MiB/GiB,
+/// ratios as percent, seconds as durations, hertz as MHz/GHz. Names it does not know print as numbers.
+/// </summary>
+internal static class ValueFormat
+{
+    public static string Format(string name, double value)
+    {
+        if (!double.IsFinite(value)) return double.IsNaN(value) ? "NaN" : value > 0 ? "+Inf" : "-Inf";
+        return UnitOf(name) switch
+        {
+            Unit.Bytes => Bytes(value),
+            Unit.BytesPerSecond => Bytes(value) + "/s",
+            Unit.Ratio => (value * 100).ToString("0.0", CultureInfo.InvariantCulture) + " %",
+            Unit.Seconds => Duration(value),
+            Unit.Hertz => Scaled(value, 1000, ["Hz", "kHz", "MHz", "GHz"]),
+            Unit.Watts => Number(value) + " W",
+            Unit.Celsius => Number(value) + " °C",
+            Unit.Joules => Scaled(value, 1000, ["J", "kJ", "MJ", "GJ"]),
+            _ => Number(value),
+        };
+    }
+
+    internal enum Unit { None, Bytes, BytesPerSecond, Ratio, Seconds, Hertz, Watts, Celsius, Joules }
+
+    internal static Unit UnitOf(string name)
+    {
+        var last = name.AsSpan(name.LastIndexOf('.') + 1);
+        if (name.Contains("utilization", StringComparison.Ordinal) || last is "ratio" || name.EndsWith("fan.speed", StringComparison.Ordinal)) return Unit.Ratio;
+        if (name.StartsWith("gpu.pcie.", StringComparison.Ordinal) && last is "tx" or "rx") return Unit.BytesPerSecond;
+        if (last is "bytes" || name.EndsWith(".io", StringComparison.Ordinal) || name.EndsWith("heap.size", StringComparison.Ordinal)
+            || (name.StartsWith("gpu.nvlink.", StringComparison.Ordinal) && last is "tx" or "rx")
+            || (name.Contains(".memory", StringComparison.Ordinal) && last is "usage" or "total" or "used" or "free" or "reserved" or "available" or "limit"))
+            return Unit.Bytes;
+        if (last is "uptime" or "seconds" or "duration" or "time") return Unit.Seconds;
+        if (name.Contains(".clock.", StringComparison.Ordinal) && !name.Contains("reasons", StringComparison.Ordinal)) return Unit.Hertz;
+        if (name.Contains(".power.", StringComparison.Ordinal)) return Unit.Watts;
+        if (last is "temperature") return Unit.Celsius;
+        if (last is "energy") return Unit.Joules;
+        return Unit.None;
+    }
+
+    private static string Bytes(double v) => Scaled(v, 1024, ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]);
+
+    private static string Scaled(double v, double step, string[] units)
+    {
+        var i = 0;
+        while (Math.Abs(v) >= step && i < units.Length - 1)
+        {
+            v /= step;
+            i++;
+        }
+        return (i == 0 ? Number(v) : v.ToString("0.0", CultureInfo.InvariantCulture)) + " " + units[i];
+    }
+
+    private static string Duration(double seconds)
+    {
+        if (Math.Abs(seconds) < 60) return Number(seconds) + " s";
+        var t = TimeSpan.FromSeconds(seconds);
+        return t.TotalDays >= 1
+            ? $"{(int)t.TotalDays}d{t.Hours:00}h{t.Minutes:00}m"
+            : t.TotalHours >= 1 ? $"{(int)t.TotalHours}h{t.Minutes:00}m{t.Seconds:00}s" : $"{t.Minutes}m{t.Seconds:00}s";
+    }
+
+    private static string Number(double v) =>
+        v.ToString(Math.Abs(v) >= 1e9 || (v != 0 && Math.Abs(v) < 1e-3) ? "0.###e0" : "0.###", CultureInfo.InvariantCulture);
+}
