@@ -137,11 +137,11 @@ public sealed class NodeProcessSpec : IDisposable
     public async Task Bad_plugin_config_puts_only_that_plugin_in_error_and_the_node_keeps_running()
     {
         var file = Path.Combine(_dataDir, "plugins.conf");
-        await File.WriteAllTextAsync(file, "tracelet.plugins.console { enabled = on, config { max-samples-per-line = lots } }\n");
+        await File.WriteAllTextAsync(file, "tracelet.plugins.console { enabled = on, config { max-lines = lots } }\n");
         await using var node = StartNode(NodeBuild.FreeLoopbackPort(), "--config", file);
         var status = await node.RequireStatusAsync(s => Ready(s) && State(s, "console") == "error", StartTimeout);
         var error = status.GetProperty("plugins").GetProperty("console").GetProperty("error").GetString();
-        Assert.Contains("max-samples-per-line", error, StringComparison.Ordinal);
+        Assert.Contains("max-lines", error, StringComparison.Ordinal);
         Assert.Equal("active", State(status, "heartbeat"));
     }
 
