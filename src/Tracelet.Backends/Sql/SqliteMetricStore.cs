@@ -83,7 +83,12 @@ internal sealed class SqliteMetricStore(SqlStoreOptions options) : IMetricStore
     {
         _insertSample = connection.CreateCommand();
         _insertSample.CommandText = "INSERT INTO samples (series_id, ts, value, step, text) VALUES ($s, $t, $v, $p, $x);";
-        foreach (var name in new[] { "$s", "$t", "$v", "$p", "$x" }) _insertSample.Parameters.Add(new SqliteParameter { ParameterName = name });
+        _insertSample.Parameters.Add("$s", SqliteType.Integer);
+        _insertSample.Parameters.Add("$t", SqliteType.Integer);
+        _insertSample.Parameters.Add("$v", SqliteType.Real);
+        _insertSample.Parameters.Add("$p", SqliteType.Integer);
+        _insertSample.Parameters.Add("$x", SqliteType.Text);
+        _insertSample.Prepare();
         _upsertSeries = connection.CreateCommand();
         // DO UPDATE (a no-op) rather than DO NOTHING, so that RETURNING gives the id of an existing row too.
         _upsertSeries.CommandText = """
