@@ -3,6 +3,7 @@ using Tracelet.Bench;
 using Tracelet.Bench.Nvml;
 using Tracelet.Bench.Pipeline;
 using Tracelet.Bench.Recovery;
+using Tracelet.Bench.Sql;
 
 // One named benchmark per run: `dotnet run -c Release --project bench/Tracelet.Bench -- <name>`.
 // Figures go to stdout as `<figure>: <value> <unit>`, progress to stderr (lines starting with '#').
@@ -14,6 +15,7 @@ IBenchmark[] benchmarks =
     new RecoveryBenchmark(),
     new NvmlBenchmark(),
     new PipelineBenchmark(),
+    new SqlBenchmark(),
 ];
 
 var root = new RootCommand("Tracelet benchmarks: runs one named benchmark and prints its figures beside baselines measured in the same run.");
