@@ -311,6 +311,27 @@ public sealed class ClusterPipelineSpec : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_durable_backend_whose_writes_fail_gets_every_sample_once_after_it_recovers()
+    {
+        // The store is down for the first two writes: the backend fails and is restarted by its supervisor;
+        // the unacknowledged batches are sent again to the new incarnation instead of being counted as lost.
+        var (a, b) = await Two("tracelet.plugins.rec.pipeline { overflow = durable }");
+        const int Limit = 600;
+        await b.StartPluginAsync(RecordingBackend.PluginName, """{ "fail-writes": 2 }""");
+        await WaitForBackends(a, (RecordingBackend.PluginName, b));
+        await a.StartPluginAsync(SequenceCollector.PluginName, $$"""{ "count": 20, "limit": {{Limit}}, "interval": "10ms" }""");
+
+        var status = await Eventually.Holds(a.PipelineStatusAsync, s =>
+        {
+            AssertAccounted(s);
+            Assert.Equal(Limit, Link(s, RecordingBackend.PluginName, b).Delivered);
+        }, TimeSpan.FromSeconds(40));
+        Assert.Empty(Link(status, RecordingBackend.PluginName, b).Dropped);
+        AssertInOrderOnce(RecordingBackend.Written(b.NodeId).Select(w => w.Sample.Value), Limit);
+        Assert.True((await b.StatusAsync()).Plugins[RecordingBackend.PluginName].Restarts >= 1, "the failing backend was restarted");
+    }
+
+    [Fact]
     public async Task At_shutdown_buffered_samples_reach_a_backend_that_is_up()
     {
         var (a, b) = await Two(null);

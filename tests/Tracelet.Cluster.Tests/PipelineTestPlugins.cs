@@ -54,12 +54,14 @@ public sealed class OtherCollector : CollectorPlugin
 
 /// <summary>
 /// Records every sample it writes, per (its node, its name, source node), in arrival order, where
-/// tests read it; optional <c>delay-ms</c> per batch (a slow backend) and <c>fail</c> (every write throws).
+/// tests read it; optional <c>delay-ms</c> per batch (a slow backend), <c>fail</c> (every write throws) and
+/// <c>fail-writes</c> (the first N writes of this backend on this node throw, across restarts: a store that comes back).
 /// </summary>
 public class RecordingBackend : BackendPlugin
 {
     public const string PluginName = "rec";
     private static readonly ConcurrentDictionary<string, ConcurrentQueue<(string SourceNode, MetricSample Sample)>> Records = new(StringComparer.Ordinal);
+    private static readonly ConcurrentDictionary<string, int> FailuresLeft = new(StringComparer.Ordinal);
     private int _delay;
     private bool _fail;
 
@@ -72,12 +74,17 @@ public class RecordingBackend : BackendPlugin
         await base.InitializeAsync(context, cancellationToken);
         _delay = (int)context.Config.GetInt64("delay-ms", 0);
         _fail = context.Config.GetBoolean("fail", false);
+        var failWrites = (int)context.Config.GetInt64("fail-writes", 0);
+        if (failWrites > 0) FailuresLeft.TryAdd(Key(context.NodeId, Name), failWrites);
     }
 
     public override async ValueTask WriteAsync(MetricBatch batch, CancellationToken cancellationToken)
     {
         if (_delay > 0) await Task.Delay(_delay, cancellationToken);
         if (_fail) throw new InvalidOperationException("the store is down");
+        var key = Key(Context.NodeId, Name);
+        if (FailuresLeft.TryGetValue(key, out var left) && left > 0 && FailuresLeft.TryUpdate(key, left - 1, left))
+            throw new InvalidOperationException($"the store is down ({left} failures to go)");
         var queue = Records.GetOrAdd(Key(Context.NodeId, Name), _ => new());
         foreach (var sample in batch.Samples) queue.Enqueue((batch.SourceNode, sample));
     }
@@ -88,7 +95,11 @@ public class RecordingBackend : BackendPlugin
     public static ImmutableArray<(string SourceNode, MetricSample Sample)> Written(string node, string backend = PluginName) =>
         Records.TryGetValue(Key(node, backend), out var q) ? [.. q] : [];
 
-    public static void Forget(string node) { foreach (var key in Records.Keys.Where(k => k.EndsWith("@" + node, StringComparison.Ordinal))) Records.TryRemove(key, out _); }
+    public static void Forget(string node)
+    {
+        foreach (var key in Records.Keys.Where(k => k.EndsWith("@" + node, StringComparison.Ordinal))) Records.TryRemove(key, out _);
+        foreach (var key in FailuresLeft.Keys.Where(k => k.EndsWith("@" + node, StringComparison.Ordinal))) FailuresLeft.TryRemove(key, out _);
+    }
 }
 
 /// <summary>A second recording backend, to run two on one node.</summary>

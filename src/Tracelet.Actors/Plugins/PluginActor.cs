@@ -39,6 +39,7 @@ internal sealed class PluginActor : ReceiveActor, IWithTimers
     private bool _stopRequested;
     private bool _started;
     private bool _failed;
+    private readonly bool _keepFailedWrites;
 
     // Counters shown under "runtime" in status.
     private long _collections;
@@ -49,8 +50,9 @@ internal sealed class PluginActor : ReceiveActor, IWithTimers
     private long _samplesRejected;
     private long _blockedTicks;
 
-    public PluginActor(PluginDescriptor descriptor, PluginContext context, int incarnation, PluginManagerSettings settings, IActorRef pipeline)
+    public PluginActor(PluginDescriptor descriptor, PluginContext context, int incarnation, PluginManagerSettings settings, IActorRef pipeline, bool keepFailedWrites = false)
     {
+        _keepFailedWrites = keepFailedWrites;
         _descriptor = descriptor;
         _context = context;
         _incarnation = incarnation;
@@ -77,8 +79,12 @@ internal sealed class PluginActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(PluginDescriptor descriptor, PluginContext context, int incarnation, PluginManagerSettings settings, IActorRef pipeline) =>
-        Akka.Actor.Props.Create(() => new PluginActor(descriptor, context, incarnation, settings, pipeline));
+    /// <param name="keepFailedWrites">
+    /// A backend whose links are durable: a write that throws is not acknowledged, so its producers keep
+    /// the batch and send it again to the next incarnation (zero loss), instead of counting it lost.
+    /// </param>
+    public static Props Props(PluginDescriptor descriptor, PluginContext context, int incarnation, PluginManagerSettings settings, IActorRef pipeline, bool keepFailedWrites = false) =>
+        Akka.Actor.Props.Create(() => new PluginActor(descriptor, context, incarnation, settings, pipeline, keepFailedWrites));
 
     private string Name => _descriptor.Name;
 
@@ -258,10 +264,15 @@ internal sealed class PluginActor : ReceiveActor, IWithTimers
         if (done.Status is not null) ReportStatus(done.Status);
         if (done.Phase == "write" && _writing is { } writing)
         {
-            // Acknowledge either way: a failed write's samples are counted as lost by their producers, never retried into a loop.
+            // A failed write is acknowledged as lost (counted "backend-error" by its producers, never retried into
+            // a loop) unless the backend's links are durable: then it stays unacknowledged, and the outbox sends it
+            // again to the next incarnation, which the runtime starts with backoff after this failure.
             _writing = null;
-            var failed = done.Error is null ? 0 : writing.Delivery.Batch.Samples.Length - writing.Rejected;
-            _inbox.Written(writing.Delivery, writing.ReplyTo, writing.Rejected, failed);
+            if (done.Error is null || !_keepFailedWrites)
+            {
+                var failed = done.Error is null ? 0 : writing.Delivery.Batch.Samples.Length - writing.Rejected;
+                _inbox.Written(writing.Delivery, writing.ReplyTo, writing.Rejected, failed);
+            }
         }
         if (done.Error is not null)
         {
