@@ -40,6 +40,7 @@ internal sealed class NodeHost
 
         var app = builder.Build();
         StatusEndpoints.Map(app, node);
+        MetricsEndpoint.Map(app, settings);
         return app;
     }
 }
