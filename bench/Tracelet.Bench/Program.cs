@@ -2,6 +2,7 @@ using System.CommandLine;
 using Tracelet.Bench;
 using Tracelet.Bench.Nvml;
 using Tracelet.Bench.Pipeline;
+using Tracelet.Bench.Prometheus;
 using Tracelet.Bench.Recovery;
 
 // One named benchmark per run: `dotnet run -c Release --project bench/Tracelet.Bench -- <name>`.
@@ -14,6 +15,7 @@ IBenchmark[] benchmarks =
     new RecoveryBenchmark(),
     new NvmlBenchmark(),
     new PipelineBenchmark(),
+    new PrometheusBenchmark(),
 ];
 
 var root = new RootCommand("Tracelet benchmarks: runs one named benchmark and prints its figures beside baselines measured in the same run.");

@@ -232,6 +232,23 @@ public sealed class PrometheusBackendSpec : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_listen_address_already_in_use_fails_start_naming_the_key()
+    {
+        using var holder = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        holder.Start();
+        var taken = $"127.0.0.1:{((System.Net.IPEndPoint)holder.LocalEndpoint).Port}";
+        var backend = new PrometheusBackend(_clock);
+        await backend.InitializeAsync(new PluginContext(_nodeId + "-listen", Path.GetTempPath(), PluginConfig.Parse($$"""{ "listen": "{{taken}}" }""")), CancellationToken.None);
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => backend.StartAsync(CancellationToken.None).AsTask());
+
+        Assert.Contains("'listen'", error.Message);
+        Assert.Contains(taken, error.Message);
+        using var body = new MemoryStream();
+        Assert.False(await PrometheusEndpoints.TryWriteAsync(_nodeId + "-listen", body, CancellationToken.None));
+    }
+
+    [Fact]
     public void Only_numeric_metric_types_are_accepted()
     {
         Assert.True(_backend.CanHandle(MetricType.Scalar));
