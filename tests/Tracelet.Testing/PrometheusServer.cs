@@ -17,12 +17,14 @@ public sealed class PrometheusServer : IAsyncDisposable
 
     private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(5) };
 
+    private readonly ChildProcesses _children;
     private readonly Process _process;
     private readonly string _directory;
     private readonly System.Text.StringBuilder _output = new();
 
-    private PrometheusServer(Process process, string directory, int port)
+    private PrometheusServer(ChildProcesses children, Process process, string directory, int port)
     {
+        _children = children;
         _process = process;
         _directory = directory;
         BaseUri = new Uri($"http://127.0.0.1:{port}/");
@@ -76,8 +78,10 @@ public sealed class PrometheusServer : IAsyncDisposable
                      $"--web.listen-address=127.0.0.1:{port}", "--log.level=warn",
                  })
             info.ArgumentList.Add(arg);
-        var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start {binary}");
-        var server = new PrometheusServer(process, directory, port);
+        // Through ChildProcesses, so that Prometheus dies with the test host even if dispose never runs.
+        var children = new ChildProcesses();
+        var process = children.Start(info);
+        var server = new PrometheusServer(children, process, directory, port);
         process.OutputDataReceived += (_, e) => server.OnOutput(e.Data);
         process.ErrorDataReceived += (_, e) => server.OnOutput(e.Data);
         process.BeginOutputReadLine();
@@ -163,8 +167,7 @@ public sealed class PrometheusServer : IAsyncDisposable
 
     public ValueTask DisposeAsync()
     {
-        ChildProcesses.Kill(_process);
-        _process.Dispose();
+        _children.Dispose(); // kills and reaps Prometheus
         try
         {
             Directory.Delete(_directory, recursive: true);
