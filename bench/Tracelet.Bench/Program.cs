@@ -2,6 +2,7 @@ using System.CommandLine;
 using Tracelet.Bench;
 using Tracelet.Bench.Nvml;
 using Tracelet.Bench.Pipeline;
+using Tracelet.Bench.Prometheus;
 using Tracelet.Bench.Recovery;
 using Tracelet.Bench.Sql;
 
@@ -16,6 +17,7 @@ IBenchmark[] benchmarks =
     new NvmlBenchmark(),
     new PipelineBenchmark(),
     new SqlBenchmark(),
+    new PrometheusBenchmark(),
 ];
 
 var root = new RootCommand("Tracelet benchmarks: runs one named benchmark and prints its figures beside baselines measured in the same run.");

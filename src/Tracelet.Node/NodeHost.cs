@@ -41,6 +41,7 @@ internal sealed class NodeHost
         var app = builder.Build();
         StatusEndpoints.Map(app, node);
         QueryEndpoints.Map(app);
+        MetricsEndpoint.Map(app, settings);
         return app;
     }
 }
