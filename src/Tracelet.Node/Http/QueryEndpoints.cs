@@ -20,7 +20,7 @@ internal static class QueryEndpoints
         app.MapGet("/query", async (HttpRequest request, TraceletSettings settings, ILogger<NodeHost> log, CancellationToken ct) =>
         {
             if (!settings.Plugins.TryGetValue(SqlBackend.PluginName, out var section) || !section.Enabled)
-                return Text(404, $"the {SqlBackend.PluginName} backend is not configured on this node: enable it with tracelet.plugins.{SqlBackend.PluginName} {{ enabled = on }} (docs/backends-sql.md)");
+                return Text(404, $"the {SqlBackend.PluginName} backend is not configured on this node: enable it with tracelet.plugins.{SqlBackend.PluginName} {{ enabled = on }} (docs/backends.md)");
 
             var q = request.Query;
             var metric = q["metric"].ToString();
