@@ -28,6 +28,12 @@ internal sealed class CollectorsBenchmark : IBenchmark
         DefaultValueFactory = _ => 60,
     };
 
+    private readonly Option<int> _settleSeconds = new("--settle-seconds")
+    {
+        Description = "Seconds the nodes run after they are ready before the window starts",
+        DefaultValueFactory = _ => 20,
+    };
+
     private readonly Option<string?> _nodeDll = new("--node-dll")
     {
         Description = "The node to run (default: the one built beside this bench)",
@@ -37,7 +43,7 @@ internal sealed class CollectorsBenchmark : IBenchmark
 
     public string Description => "The system collector: cost of one full sample in process, and a node's CPU and RSS with it at 1 s against a heartbeat-only node.";
 
-    public IReadOnlyList<Option> Options => [_rounds, _samples, _seconds, _nodeDll];
+    public IReadOnlyList<Option> Options => [_rounds, _samples, _seconds, _settleSeconds, _nodeDll];
 
     public async Task RunAsync(BenchContext context, ParseResult parse)
     {
@@ -48,6 +54,6 @@ internal sealed class CollectorsBenchmark : IBenchmark
         var nodeDll = Path.GetFullPath(parse.GetValue(_nodeDll) ?? NodeBuild.NodeDll);
         if (!File.Exists(nodeDll))
             throw new FileNotFoundException($"{nodeDll} is missing: build it with `dotnet build -c Release src/Tracelet.Node`, or pass --node-dll", nodeDll);
-        await NodeCost.RunAsync(context, nodeDll, TimeSpan.FromSeconds(seconds));
+        await NodeCost.RunAsync(context, nodeDll, TimeSpan.FromSeconds(Math.Clamp(parse.GetValue(_settleSeconds), 0, 60)), TimeSpan.FromSeconds(seconds));
     }
 }

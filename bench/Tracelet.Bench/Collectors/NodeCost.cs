@@ -31,7 +31,7 @@ internal static class NodeCost
         heartbeat { enabled = on, config { interval = 1s } }
         """;
 
-    public static async Task RunAsync(BenchContext context, string nodeDll, TimeSpan window)
+    public static async Task RunAsync(BenchContext context, string nodeDll, TimeSpan settle, TimeSpan window)
     {
         var ct = context.Cancellation;
         var root = context.CreateTempDirectory("collectors");
@@ -40,7 +40,9 @@ internal static class NodeCost
 
         await WaitActiveAsync(ours, ["system", "heartbeat", "jsonl", "console"], ct);
         await WaitActiveAsync(baseline, ["heartbeat", "jsonl", "console"], ct);
-        context.Log($"both nodes ready; measuring for {window.TotalSeconds:0} s");
+        // The first seconds after start are JIT tiering and cluster formation, the same for both nodes and not what a node costs for days.
+        context.Log($"both nodes ready; settling for {settle.TotalSeconds:0} s, then measuring for {window.TotalSeconds:0} s");
+        await Task.Delay(settle, ct);
 
         var producedBefore = SamplesProduced(await ours.TryGetStatusAsync(ct));
         var oursBefore = CpuSeconds(ours.ProcessId);
