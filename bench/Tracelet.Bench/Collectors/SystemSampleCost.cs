@@ -14,6 +14,7 @@ internal static class SystemSampleCost
     public const string SampleMicroseconds = "system.sample_us";
     public const string AllocatedBytesPerSample = "system.allocated_bytes_per_sample";
     public const string BaselineReadMicroseconds = "system.baseline_read_us";
+    public const string BaselineAllocatedBytes = "system.baseline_allocated_bytes_per_read";
     public const string Ratio = "system.ratio";
     public const string SamplesPerCollection = "system.samples_per_collection";
 
@@ -54,7 +55,7 @@ internal static class SystemSampleCost
         }
 
         List<double> ours = [], baseline = [];
-        long allocated = 0, allocatedSamples = 0, written = 0;
+        long allocated = 0, allocatedSamples = 0, written = 0, baselineAllocated = 0;
         for (var round = 0; round < rounds; round++)
         {
             ct.ThrowIfCancellationRequested();
@@ -67,9 +68,11 @@ internal static class SystemSampleCost
             allocatedSamples += samplesPerRound;
             written += writer.Count - before;
 
+            allocatedBefore = GC.GetAllocatedBytesForCurrentThread();
             clock.Restart();
             for (var i = 0; i < samplesPerRound; i++) ReadOnly();
             baseline.Add(clock.Elapsed.TotalMicroseconds / samplesPerRound);
+            baselineAllocated += GC.GetAllocatedBytesForCurrentThread() - allocatedBefore;
         }
 
         var status = collector.GetStatus();
@@ -78,6 +81,7 @@ internal static class SystemSampleCost
         f.Spread(SampleMicroseconds, ours, "us");
         f.Report(AllocatedBytesPerSample, (double)allocated / allocatedSamples, "bytes");
         f.Spread(BaselineReadMicroseconds, baseline, "us");
+        f.Report(BaselineAllocatedBytes, (double)baselineAllocated / allocatedSamples, "bytes");
         f.Ratio(Ratio, Figures.Median(ours), Figures.Median(baseline));
         f.Report(SamplesPerCollection, (double)written / allocatedSamples, "samples");
     }
