@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Tracelet.Bench;
+using Tracelet.Bench.Collectors;
 using Tracelet.Bench.Nvml;
 using Tracelet.Bench.Pipeline;
 using Tracelet.Bench.Prometheus;
@@ -18,6 +19,7 @@ IBenchmark[] benchmarks =
     new PipelineBenchmark(),
     new SqlBenchmark(),
     new PrometheusBenchmark(),
+    new CollectorsBenchmark(),
 ];
 
 var root = new RootCommand("Tracelet benchmarks: runs one named benchmark and prints its figures beside baselines measured in the same run.");

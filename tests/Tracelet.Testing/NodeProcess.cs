@@ -59,6 +59,9 @@ public sealed class NodeProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>The node's process id (for reading /proc/&lt;pid&gt;/stat in benchmarks).</summary>
+    public int ProcessId => _process.Id;
+
     /// <summary>Starts the node; <paramref name="children"/>, when given, kills it if the caller dies first.</summary>
     public static NodeProcess Start(ChildProcesses? children, NodeLaunch launch)
     {

@@ -1,0 +1,30 @@
+namespace Tracelet.Collectors.Host;
+
+/// <summary>
+/// What the system collector left out and why, for its status: counts per "group.reason"
+/// (e.g. <c>disk.counter-reset</c>) and the last error's text.
+/// </summary>
+internal sealed class SkipCounter
+{
+    private readonly Dictionary<string, long> _counts = new(StringComparer.Ordinal);
+
+    /// <summary>The text of the last error, with the file or mount it concerns.</summary>
+    public string? LastError { get; private set; }
+
+    /// <summary>Counts one skip for <paramref name="reason"/> (a constant, so counting allocates nothing after the first).</summary>
+    public void Count(string reason, long times = 1)
+    {
+        if (times <= 0) return;
+        _counts[reason] = _counts.GetValueOrDefault(reason) + times;
+    }
+
+    /// <summary>Counts one skip and remembers why.</summary>
+    public void Count(string reason, string error)
+    {
+        Count(reason);
+        LastError = error;
+    }
+
+    /// <summary>A copy of the counts, for status (read on the same thread, after a collection).</summary>
+    public IReadOnlyDictionary<string, long> Snapshot() => new SortedDictionary<string, long>(_counts, StringComparer.Ordinal);
+}
