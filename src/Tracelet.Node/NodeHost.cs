@@ -28,6 +28,9 @@ internal sealed class NodeHost
         builder.Services.AddHostedService<ConsoleStatusService>();
         builder.Services.AddAkka("tracelet", (akka, _) =>
         {
+            // The node's timers are seconds apart; Akka's default 10 ms scheduler tick alone cost an idle node
+            // ~3 % of a core (docs/benchmarks.md, collectors). A fallback: a config file may set it back.
+            akka.AddHocon("akka.scheduler.tick-duration = 100ms", HoconAddMode.Append);
             akka.WithRemoting(node.ClusterHostname, node.ClusterPort)
                 .WithClustering(new ClusterOptions { SeedNodes = [.. node.SeedNodes], Roles = [.. node.Roles] })
                 .WithTracelet(config, settings, environment);

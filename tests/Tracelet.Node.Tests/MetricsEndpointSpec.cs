@@ -54,8 +54,11 @@ public sealed class MetricsEndpointSpec : IDisposable
     [Trait("Category", "Process")]
     public async Task Metrics_answers_503_with_a_hint_when_the_prometheus_backend_is_off()
     {
+        // The default role enables it: switch it off.
+        var config = Path.Combine(_dataDir, "no-prometheus.conf");
+        await File.WriteAllTextAsync(config, "tracelet.plugins.prometheus.enabled = off\n");
         var port = NodeBuild.FreeLoopbackPort();
-        await using var node = StartNode(port);
+        await using var node = StartNode(port, "--config", config);
         await node.RequireStatusAsync(s => s.GetProperty("ready").GetBoolean(), StartTimeout);
 
         using var response = await Http.GetAsync(new Uri($"http://127.0.0.1:{port}/metrics"));

@@ -46,6 +46,9 @@ public sealed class NodeProcessSpec : IDisposable
 
             // The heartbeat's samples reach the console backend.
             await node.RequireStatusAsync(s => s.GetProperty("plugins").GetProperty("console").GetProperty("runtime").GetProperty("samples_written").GetInt64() > 0, StartTimeout);
+            // The default role samples the machine too (what the README's first command shows).
+            await node.RequireStatusAsync(s => State(s, "system") == "active"
+                && s.GetProperty("plugins").GetProperty("system").GetProperty("runtime").GetProperty("samples_produced").GetInt64() > 0, StartTimeout);
 
             // An operator starts jsonl (off in the role file) and stops nothing else.
             var started = await node.PostAsync("plugins/jsonl/start", CancellationToken.None);

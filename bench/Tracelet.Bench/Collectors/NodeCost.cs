@@ -25,9 +25,12 @@ internal static class NodeCost
 
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
 
+    // Both nodes: the console and jsonl backends and a 1 s heartbeat; the role file's prometheus
+    // backend off, so that the only difference is the system collector (on in the role file too).
     private const string Backends = """
         console { enabled = on }
         jsonl { enabled = on }
+        prometheus { enabled = off }
         heartbeat { enabled = on, config { interval = 1s } }
         """;
 
@@ -36,7 +39,7 @@ internal static class NodeCost
         var ct = context.Cancellation;
         var root = context.CreateTempDirectory("collectors");
         await using var ours = Start(context, nodeDll, root, "with-system", $"tracelet.plugins {{\n{Backends}\nsystem {{ enabled = on, config {{ interval = 1s }} }}\n}}\n");
-        await using var baseline = Start(context, nodeDll, root, "heartbeat-only", $"tracelet.plugins {{\n{Backends}\n}}\n");
+        await using var baseline = Start(context, nodeDll, root, "heartbeat-only", $"tracelet.plugins {{\n{Backends}\nsystem {{ enabled = off }}\n}}\n");
 
         await WaitActiveAsync(ours, ["system", "heartbeat", "jsonl", "console"], ct);
         await WaitActiveAsync(baseline, ["heartbeat", "jsonl", "console"], ct);
