@@ -8,6 +8,9 @@ internal sealed class SkipCounter
 {
     private readonly Dictionary<string, long> _counts = new(StringComparer.Ordinal);
 
+    /// <summary>Skips of every reason since the collector started.</summary>
+    public long Total { get; private set; }
+
     /// <summary>The text of the last error, with the file or mount it concerns.</summary>
     public string? LastError { get; private set; }
 
@@ -16,6 +19,7 @@ internal sealed class SkipCounter
     {
         if (times <= 0) return;
         _counts[reason] = _counts.GetValueOrDefault(reason) + times;
+        Total += times;
     }
 
     /// <summary>Counts one skip and remembers why.</summary>

@@ -104,8 +104,10 @@ public sealed class SystemCollector : CollectorPlugin
         {
             ["collections"] = _collections,
             ["groups"] = _settings.Groups.ToArray(),
-            ["skipped"] = _skips.Snapshot(),
-            ["last_error"] = _skips.LastError,
+            // The same two keys as the other host collectors (a total and the last reason), plus the detail.
+            ["skipped"] = _skips.Total,
+            ["skipped_by_reason"] = _skips.Snapshot(),
+            ["last_skip_reason"] = _skips.LastError,
         };
         foreach (var group in _groups)
         {

@@ -63,7 +63,7 @@ internal static class SystemCollectorStatus
 {
     /// <summary>The count of skips for one reason (0 when none).</summary>
     public static long Skipped(this SystemCollector collector, string reason) =>
-        ((IReadOnlyDictionary<string, long>)collector.GetStatus()["skipped"]!).GetValueOrDefault(reason);
+        ((IReadOnlyDictionary<string, long>)collector.GetStatus()["skipped_by_reason"]!).GetValueOrDefault(reason);
 
-    public static string? LastError(this SystemCollector collector) => (string?)collector.GetStatus()["last_error"];
+    public static string? LastError(this SystemCollector collector) => (string?)collector.GetStatus()["last_skip_reason"];
 }

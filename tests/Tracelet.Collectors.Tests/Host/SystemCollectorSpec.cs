@@ -48,7 +48,7 @@ public sealed class SystemCollectorSpec
         Assert.All(writer.Named(SystemMetrics.DiskIoTime), s => Assert.InRange(s.Value, 0, 1.05));
         Assert.All(writer.Samples, s => Assert.False(double.IsNaN(s.Value) || double.IsInfinity(s.Value), s.Name));
 
-        var skipped = (IReadOnlyDictionary<string, long>)collector.GetStatus()["skipped"]!;
+        var skipped = (IReadOnlyDictionary<string, long>)collector.GetStatus()["skipped_by_reason"]!;
         Assert.DoesNotContain(skipped.Keys, k => k.EndsWith(".unreadable", StringComparison.Ordinal) || k.EndsWith(".malformed", StringComparison.Ordinal) || k.EndsWith(".failed", StringComparison.Ordinal));
     }
 
