@@ -28,16 +28,32 @@ public sealed class ClusterJson
 
     public static JsonObject Collector(string name, string state = "active", string? error = null, int restarts = 0, long delivered = 10) => new()
     {
-        ["name"] = name, ["type"] = "collector", ["version"] = "1.0.0", ["state"] = state, ["error"] = error,
-        ["restarts"] = restarts, ["last_transition"] = "2026-11-26T16:50:00Z", ["buffer_fill"] = null,
-        ["in_flight"] = 0, ["dropped"] = new JsonObject(), ["delivered"] = delivered,
+        ["name"] = name,
+        ["type"] = "collector",
+        ["version"] = "1.0.0",
+        ["state"] = state,
+        ["error"] = error,
+        ["restarts"] = restarts,
+        ["last_transition"] = "2026-11-26T16:50:00Z",
+        ["buffer_fill"] = null,
+        ["in_flight"] = 0,
+        ["dropped"] = new JsonObject(),
+        ["delivered"] = delivered,
     };
 
     public static JsonObject Backend(string name, string state = "active", string? error = null, long delivered = 100, long droppedOverflow = 0) => new()
     {
-        ["name"] = name, ["type"] = "backend", ["version"] = "2.1.0", ["state"] = state, ["error"] = error,
-        ["restarts"] = 0, ["last_transition"] = "2026-11-26T16:50:00Z", ["buffer_fill"] = 0.1,
-        ["in_flight"] = 5, ["dropped"] = new JsonObject { ["overflow"] = droppedOverflow }, ["delivered"] = delivered,
+        ["name"] = name,
+        ["type"] = "backend",
+        ["version"] = "2.1.0",
+        ["state"] = state,
+        ["error"] = error,
+        ["restarts"] = 0,
+        ["last_transition"] = "2026-11-26T16:50:00Z",
+        ["buffer_fill"] = 0.1,
+        ["in_flight"] = 5,
+        ["dropped"] = new JsonObject { ["overflow"] = droppedOverflow },
+        ["delivered"] = delivered,
     };
 
     public string Build() => new JsonObject
