@@ -1,0 +1,112 @@
+using System.CommandLine;
+using System.Net;
+using System.Text.Json;
+using Tracelet.Cli.Api;
+using Tracelet.Cli.Output;
+
+namespace Tracelet.Cli.Commands;
+
+/// <summary><c>tracelet plugin start|stop|restart NAME [--node ID | --all]</c>: POST /plugins/{name}/{action}.</summary>
+internal static class PluginActionCommand
+{
+    public static Command Create(CommonOptions common)
+    {
+        var plugin = new Command("plugin", "Start, stop or restart a plugin on the node, on another node (--node) or on every node (--all).");
+        foreach (var (action, verb) in new[] { ("start", "Start"), ("stop", "Stop"), ("restart", "Restart") })
+            plugin.Subcommands.Add(CreateAction(common, action, verb));
+        return plugin;
+    }
+
+    private static Command CreateAction(CommonOptions common, string action, string verb)
+    {
+        var name = new Argument<string>("NAME") { Description = "The plugin's name, as in tracelet status" };
+        var node = new Option<string?>("--node") { Description = "The id of the node to act on (routed through the cluster by the node at --url)" };
+        var all = new Option<bool>("--all") { Description = "Act on every reachable node that knows the plugin" };
+        var command = new Command(action, $"{verb} a plugin; the change is persisted on the node like any transition.") { name, node, all, common.Json };
+        command.Validators.Add(result =>
+        {
+            if (result.GetValue(node) is not null && result.GetValue(all)) result.AddError("--node and --all exclude each other");
+        });
+        command.SetAction(async (result, ct) =>
+        {
+            var plugin = result.GetValue(name)!;
+            var target = result.GetValue(node);
+            var everywhere = result.GetValue(all);
+            using var client = common.Client(result);
+
+            var query = "";
+            if (target is not null || everywhere)
+            {
+                // A node from before the cluster API ignores ?node= and would act on itself: refuse instead.
+                if (!await client.KnowsClusterAsync(ct))
+                    throw new CliFailureException(ExitCodes.UsageOrConnection,
+                        $"the node at {client.BaseUrl} cannot route commands to other nodes (it has no /status/cluster); use --url with the target node's own API");
+                query = target is not null ? "?node=" + Uri.EscapeDataString(target) : "?all=true";
+            }
+
+            var (code, json, body) = await client.PostPluginActionAsync(plugin, action, query, ct);
+            return Report(common, result, client.BaseUrl, plugin, action, code, json, body);
+        });
+        return command;
+    }
+
+    private static int Report(CommonOptions common, ParseResult parse, string url, string plugin, string action, HttpStatusCode code, JsonElement? json, string body)
+    {
+        var output = common.Environment.Out;
+        var error = common.Environment.Error;
+        var results = Results(json, url);
+
+        if (code == HttpStatusCode.NotFound)
+        {
+            // Unknown node id or plugin: nothing was done, the command named something that is not there.
+            var reason = json is { ValueKind: JsonValueKind.Object } j && j.TryGetProperty("error", out var e) && e.ValueKind == JsonValueKind.String
+                ? e.GetString()
+                : results?.FirstOrDefault(r => r.Error is not null)?.Error ?? body.Trim();
+            throw new CliFailureException(ExitCodes.UsageOrConnection, $"{action} {plugin}: not found: {reason}");
+        }
+        if (results is null || (int)code is not (200 or 409 or 504))
+            throw new CliFailureException(ExitCodes.UsageOrConnection,
+                $"POST {url}/plugins/{plugin}/{action} answered {(int)code} {code}: {body.Trim()}");
+
+        if (parse.GetValue(common.Json) && json is { } raw)
+        {
+            JsonOutput.Write(output, raw);
+        }
+        else
+        {
+            var ansi = common.Ansi(parse);
+            var table = new TextTable("NODE", "PLUGIN", "RESULT", "STATE", "ERROR");
+            foreach (var r in results.OrderBy(r => r.Node, StringComparer.Ordinal))
+                table.Add(r.Node, r.Plugin, r.Ok ? ansi.Green("ok") : ansi.Red("failed"), StatusView.State(r.State, ansi),
+                    r.Error is { } text ? ansi.Red(text.ReplaceLineEndings(" ")) : "");
+            table.WriteTo(output, "");
+        }
+        var failed = results.Count(r => !r.Ok);
+        if (code == HttpStatusCode.GatewayTimeout) error.WriteLine($"{action} {plugin}: some node did not answer in time");
+        if (failed > 0 || code != HttpStatusCode.OK)
+        {
+            error.WriteLine($"{action} {plugin}: failed on {failed} of {results.Count} node(s)");
+            return ExitCodes.Unhealthy;
+        }
+        return ExitCodes.Ok;
+    }
+
+    /// <summary>The per-node results: the routed form, or the node's own single answer as one row.</summary>
+    private static IReadOnlyList<PluginActionResult>? Results(JsonElement? json, string url)
+    {
+        if (json is not { ValueKind: JsonValueKind.Object } root) return null;
+        try
+        {
+            if (root.TryGetProperty("results", out _))
+                return root.Deserialize(ContractJson.Default.PluginActionResults)?.Results;
+            var local = root.Deserialize(ContractJson.Default.LocalPluginActionResult);
+            return local is null
+                ? null
+                : [new PluginActionResult { Node = url, Plugin = local.Plugin ?? "?", Ok = local.Error is null, State = local.State, Error = local.Error }];
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+}

@@ -1,0 +1,17 @@
+using Tracelet.Cli.Api;
+
+namespace Tracelet.Cli.Output;
+
+/// <summary>What the exit code of status and watch is made of (docs/cli.md, "Exit codes").</summary>
+internal static class ClusterHealth
+{
+    /// <summary>
+    /// A plugin counts against health when it is in error or on its way to active (loaded, validated,
+    /// initialized). Discovered (never enabled) and stopped (an operator's choice) do not count;
+    /// neither do states this CLI does not know, so that a newer node's states never fail old scripts.
+    /// </summary>
+    public static bool IsUnhealthy(PluginStatus plugin) => plugin.State is "error" or "loaded" or "validated" or "initialized";
+
+    public static int ExitCode(ClusterStatus status) =>
+        status.Nodes.Any(n => !n.Reachable || n.Plugins.Any(IsUnhealthy)) ? ExitCodes.Unhealthy : ExitCodes.Ok;
+}
