@@ -70,6 +70,11 @@ internal sealed class PluginActor : ReceiveActor, IWithTimers
         {
             if (_registered && p.Pipeline.Equals(_pipeline)) Register();
         });
+        Receive<FailedInstanceReleased>(m =>
+        {
+            Context.Parent.Tell(m.Report);
+            Context.Stop(Self);
+        });
         Receive<DrainDeadline>(_ =>
         {
             _drainExpired = true;
@@ -134,6 +139,8 @@ internal sealed class PluginActor : ReceiveActor, IWithTimers
 
     private void RequestStop()
     {
+        // A failed instance is already releasing its plugin; the manager hears of it through InstanceFailed.
+        if (_failed) return;
         _stopRequested = true;
         Timers.CancelAll();
         if (_plugin is BackendPlugin)
@@ -373,26 +380,39 @@ internal sealed class PluginActor : ReceiveActor, IWithTimers
         Timers.CancelAll();
         Context.System.EventStream.Unsubscribe(Self);
         Unregister(withdraw: false);
-        Context.Parent.Tell(new InstanceFailed(Name, _incarnation, phase, $"{error.GetType().Name}: {error.Message}", IsPermanent(error)));
+        var report = new InstanceFailed(Name, _incarnation, phase, $"{error.GetType().Name}: {error.Message}", IsPermanent(error));
         if (_started && _plugin is not null)
         {
-            // Give the plugin a chance to release what it holds; the result no longer matters.
+            // Let the plugin release what it holds (files, ports, connections) before the manager is told,
+            // so that the next incarnation never runs beside this one's StopAsync; bounded, and its own
+            // error adds nothing. Until then this actor takes nothing more (_failed).
             var plugin = _plugin;
             _started = false;
-            _ = Task.Run(async () =>
-            {
-                try
-                {
-                    await plugin.StopAsync(CancellationToken.None).ConfigureAwait(false);
-                }
-                catch (Exception)
-                {
-                    // The plugin already failed; its stop error adds nothing.
-                }
-            });
+            var bound = _settings.OperationTimeout < MaxReleaseTime ? _settings.OperationTimeout : MaxReleaseTime;
+            ReleaseAsync(plugin, bound).PipeTo(Self, success: () => new FailedInstanceReleased(report));
+            return;
         }
+        Context.Parent.Tell(report);
         Context.Stop(Self);
     }
+
+    private static readonly TimeSpan MaxReleaseTime = TimeSpan.FromSeconds(10);
+
+    private static async Task ReleaseAsync(IPlugin plugin, TimeSpan bound)
+    {
+        using var cts = new CancellationTokenSource(bound);
+        try
+        {
+            await plugin.StopAsync(cts.Token).AsTask().WaitAsync(bound).ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // The plugin already failed; its stop error (or hang) adds nothing.
+        }
+    }
+
+    /// <summary>A failed instance's StopAsync finished (or ran out of time): now the manager may start the next.</summary>
+    private sealed record FailedInstanceReleased(InstanceFailed Report);
 
     private void ReportStatus(IReadOnlyDictionary<string, object?> status)
     {

@@ -76,6 +76,30 @@ public sealed class SupervisionSpec : PluginManagerSpecBase
     }
 
     [Fact]
+    public void A_failed_instance_releases_its_resources_before_the_next_incarnation_starts()
+    {
+        // Backoff here is 50 ms, the failed instance takes 400 ms to stop: the next must wait for it,
+        // or a jsonl file, a listening port or a connection would be held by two incarnations at once.
+        var manager = StartManager();
+        AwaitReady(manager);
+        var run = Guid.NewGuid().ToString("N");
+        var config = PluginConfig.Parse($$"""{ "interval": "50ms", "stop-ms": 400, "run": "{{run}}" }""");
+        Succeeds(manager, new InitializePlugin(SlowReleaseCollector.PluginName, config), PluginState.Initialized);
+        Succeeds(manager, new StartPlugin(SlowReleaseCollector.PluginName), PluginState.Active);
+
+        AwaitAssert(() => Assert.True(SlowReleaseCollector.Events(run).Count(e => e.StartsWith("start", StringComparison.Ordinal)) >= 3),
+            TimeSpan.FromSeconds(20), TimeSpan.FromMilliseconds(50));
+
+        // Strictly alternating: every start after the first comes after the previous instance was released.
+        var events = SlowReleaseCollector.Events(run);
+        for (var i = 1; i < events.Length; i++)
+        {
+            var expected = i % 2 == 1 ? "released" : "start";
+            Assert.True(events[i].StartsWith(expected, StringComparison.Ordinal), $"event {i} should be '{expected} …': {string.Join(", ", events)}");
+        }
+    }
+
+    [Fact]
     public void A_collector_that_keeps_failing_is_restarted_with_backoff_and_then_left_in_error()
     {
         var (manager, echoBefore) = StartWithBystanders();
