@@ -33,7 +33,8 @@ internal sealed class NodeHost
             akka.AddHocon("akka.scheduler.tick-duration = 100ms", HoconAddMode.Append);
             akka.WithRemoting(node.ClusterHostname, node.ClusterPort)
                 .WithClustering(new ClusterOptions { SeedNodes = [.. node.SeedNodes], Roles = [.. node.Roles] })
-                .WithTracelet(config, settings, environment);
+                .WithTracelet(config, settings, environment)
+                .WithTraceletClusterStatus(config, settings, node.HttpUrl);
             if (node.SeedNodes.IsEmpty)
             {
                 // No seeds: a single-node cluster that joins itself.
@@ -42,6 +43,7 @@ internal sealed class NodeHost
         });
 
         var app = builder.Build();
+        BearerTokenGuard.Use(app, node);
         StatusEndpoints.Map(app, node);
         QueryEndpoints.Map(app);
         MetricsEndpoint.Map(app, settings);

@@ -21,6 +21,10 @@ internal sealed record NodeSettings(
     public bool HttpIsLoopback =>
         HttpHostname is "localhost" || (IPAddress.TryParse(HttpHostname, out var ip) && IPAddress.IsLoopback(ip));
 
+    /// <summary>The status API as other nodes' operators reach it: a wildcard listen address is shown as the cluster hostname.</summary>
+    public string HttpUrl =>
+        $"http://{(HttpHostname is "0.0.0.0" or "::" or "*" or "+" ? ClusterHostname : HttpHostname)}:{HttpPort}";
+
     public static NodeSettings Create(LoadedConfig loaded)
     {
         var c = loaded.Config;

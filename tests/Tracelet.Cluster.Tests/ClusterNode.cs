@@ -17,8 +17,9 @@ namespace Tracelet.Cluster.Tests;
 /// </summary>
 internal sealed class ClusterNode : IAsyncDisposable
 {
-    private ClusterNode(string nodeId, string dataDirectory, ActorSystem system, IActorRef manager, IActorRef pipeline)
+    private ClusterNode(string nodeId, string dataDirectory, ActorSystem system, IActorRef manager, IActorRef pipeline, IActorRef status)
     {
+        Status = status;
         NodeId = nodeId;
         DataDirectory = dataDirectory;
         System = system;
@@ -35,6 +36,9 @@ internal sealed class ClusterNode : IAsyncDisposable
     public IActorRef Manager { get; }
 
     public IActorRef Pipeline { get; }
+
+    /// <summary>The node's cluster status view (at /user/cluster-status, as in the node executable).</summary>
+    public IActorRef Status { get; }
 
     public Akka.Cluster.Cluster Cluster => Akka.Cluster.Cluster.Get(System);
 
@@ -61,6 +65,7 @@ internal sealed class ClusterNode : IAsyncDisposable
                 # Off unless a test asks: its samples would add to the exact counts the tests check.
                 self-telemetry-interval = 0s
               }
+              status { publish-interval = 200ms, refresh-interval = 1s, stale-after = 5s }
             }
             {{Tracelet.Testing.LoopbackCluster.Hocon}}
             akka.loglevel = WARNING
@@ -72,7 +77,8 @@ internal sealed class ClusterNode : IAsyncDisposable
         var pipeline = system.ActorOf(PluginManagerActor.PipelineProps(settings), "pipeline");
         var discover = () => PluginDiscovery.Discover(settings.Discovery, ImmutableDictionary<string, string>.Empty, [typeof(SequenceCollector).Assembly]);
         var manager = system.ActorOf(PluginManagerActor.Props(settings, discover, pipeline), "plugin-manager");
-        return new ClusterNode(nodeId, dir, system, manager, pipeline);
+        var status = system.ActorOf(Tracelet.Actors.Status.ClusterStatusActor.Props(nodeId, null, Tracelet.Actors.Status.StatusSettings.Create(config), manager, pipeline), Tracelet.Actors.Status.ClusterStatusActor.Name);
+        return new ClusterNode(nodeId, dir, system, manager, pipeline, status);
     }
 
     /// <summary>Joins <paramref name="seed"/> (itself when null) and waits until this node is Up.</summary>

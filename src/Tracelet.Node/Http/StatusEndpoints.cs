@@ -2,10 +2,14 @@ using Akka.Actor;
 using Akka.Hosting;
 using Microsoft.Extensions.Logging;
 using Tracelet.Actors.Plugins;
+using Tracelet.Actors.Status;
 
 namespace Tracelet.Node.Http;
 
-/// <summary>The node's HTTP API: GET /status, GET /healthz, POST /plugins/{name}/start|stop|restart.</summary>
+/// <summary>
+/// The node's HTTP API: GET /status, GET /status/cluster, GET /healthz, POST /plugins/{name}/start|stop|restart
+/// (on this node, on <c>?node=ID</c> or on <c>?all=true</c>). The bearer token is checked by <see cref="BearerTokenGuard"/>.
+/// </summary>
 internal static class StatusEndpoints
 {
     private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(5);
@@ -20,19 +24,30 @@ internal static class StatusEndpoints
                 : Results.Json(StatusJson.From(status, await AskPipeline(pipeline, ct)));
         });
 
+        // Answered from the node's replicated view: never waits on another node.
+        app.MapGet("/status/cluster", async (IRequiredActor<ClusterStatusActor> status, CancellationToken ct) =>
+        {
+            try
+            {
+                var actor = await status.GetAsync(ct);
+                return Results.Json(ClusterStatusJson.From(await actor.Ask<CurrentClusterStatus>(GetClusterStatus.Instance, AskTimeout, ct)));
+            }
+            catch (AskTimeoutException)
+            {
+                return Results.Problem("the cluster status view did not answer within 5s", statusCode: 503);
+            }
+        });
+
         app.MapGet("/healthz", async (IRequiredActor<PluginManagerActor> manager, CancellationToken ct) =>
         {
             var status = await AskStatus(manager, ct);
             return status is { Ready: true } ? Results.Text("ok\n") : Results.Text("starting\n", statusCode: 503);
         });
 
-        app.MapPost("/plugins/{name}/{action}", async (string name, string action, HttpContext http, IRequiredActor<PluginManagerActor> manager, ILogger<NodeHost> log, CancellationToken ct) =>
+        app.MapPost("/plugins/{name}/{action}", async (string name, string action, string? node, bool? all, IRequiredActor<PluginManagerActor> manager, IRequiredActor<ClusterStatusActor> status, CancellationToken ct) =>
         {
-            if (!Authorized(http, settings))
-            {
-                log.LogWarning("Refused {Action} of plugin {Plugin} from {Remote}: missing or wrong bearer token", action, name, http.Connection.RemoteIpAddress);
-                return Results.Text("a bearer token is required\n", statusCode: 401);
-            }
+            if (node is not null || all == true)
+                return await ControlInCluster(name, action, all == true ? null : node, status, ct);
             IPluginManagerCommand? command = action switch
             {
                 "start" => new StartPlugin(name),
@@ -79,8 +94,26 @@ internal static class StatusEndpoints
         }
     }
 
-    /// <summary>Mutations need the token whenever one is configured (and one is required beyond loopback).</summary>
-    private static bool Authorized(HttpContext http, NodeSettings settings) =>
-        string.IsNullOrEmpty(settings.HttpToken) ||
-        string.Equals(http.Request.Headers.Authorization.ToString(), $"Bearer {settings.HttpToken}", StringComparison.Ordinal);
+    /// <summary>Routed through the cluster to the target nodes' PluginManagers, which persist the transition as usual.</summary>
+    private static async Task<IResult> ControlInCluster(string name, string action, string? node, IRequiredActor<ClusterStatusActor> status, CancellationToken ct)
+    {
+        PluginAction? verb = action switch
+        {
+            "start" => PluginAction.Start,
+            "stop" => PluginAction.Stop,
+            "restart" => PluginAction.Restart,
+            _ => null,
+        };
+        if (verb is null) return Results.Text($"unknown action '{action}' (start, stop, restart)\n", statusCode: 404);
+        var actor = await status.GetAsync(ct);
+        // The view's own per-node deadline answers first (504 per node); this one only guards against a lost reply.
+        var answer = await actor.Ask<PluginControlResults>(new ControlPluginInCluster(name, verb.Value, node), TimeSpan.FromMinutes(2), ct);
+        if (answer.UnknownTarget is not null)
+            return Results.Json(new Dictionary<string, object?> { ["results"] = Array.Empty<object>(), ["error"] = answer.UnknownTarget }, statusCode: 404);
+        var code = answer.Results.All(r => r.Ok) ? 200
+            : answer.Results.Any(r => r.TimedOut) ? 504
+            : answer.Results.All(r => r.NotFound) ? 404
+            : 409;
+        return Results.Json(ClusterStatusJson.Results(answer), statusCode: code);
+    }
 }
