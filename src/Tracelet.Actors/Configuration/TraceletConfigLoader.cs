@@ -33,7 +33,13 @@ public static class TraceletConfigLoader
         ["TRACELET_HTTP_HOSTNAME"] = "tracelet.http.hostname",
         ["TRACELET_HTTP_PORT"] = "tracelet.http.port",
         ["TRACELET_HTTP_TOKEN"] = "tracelet.http.token",
+        ["TRACELET_CLUSTER_HOSTNAME"] = "tracelet.cluster.hostname",
+        ["TRACELET_CLUSTER_PORT"] = "tracelet.cluster.port",
+        ["TRACELET_CLUSTER_SEED_NODES"] = "tracelet.cluster.seed-nodes",
     }.ToImmutableDictionary();
+
+    /// <summary>Overrides whose value is a comma-separated list (a Kubernetes env entry holds one string).</summary>
+    private static readonly ImmutableHashSet<string> ListOverrides = ["TRACELET_CLUSTER_SEED_NODES"];
 
     /// <summary>Only the defaults of reference.conf (plus Akka's own).</summary>
     public static Config ReferenceConfig() => ConfigurationFactory.ParseString(Reference.Value.Text);
@@ -116,8 +122,11 @@ public static class TraceletConfigLoader
         var sb = new StringBuilder();
         foreach (var (variable, key) in EnvironmentOverrides.OrderBy(kv => kv.Key, StringComparer.Ordinal))
         {
-            if (environment.TryGetValue(variable, out var value) && !string.IsNullOrEmpty(value))
-                sb.Append(key).Append(" = ").Append(Quote(value)).Append('\n');
+            if (!environment.TryGetValue(variable, out var value) || string.IsNullOrEmpty(value)) continue;
+            var hocon = ListOverrides.Contains(variable)
+                ? "[" + string.Join(", ", value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(Quote)) + "]"
+                : Quote(value);
+            sb.Append(key).Append(" = ").Append(hocon).Append('\n');
         }
         return sb.ToString();
     }

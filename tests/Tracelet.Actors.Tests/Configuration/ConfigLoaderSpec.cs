@@ -107,6 +107,24 @@ public sealed class ConfigLoaderSpec : IDisposable
     }
 
     [Fact]
+    public void Cluster_address_and_seed_list_come_from_the_environment_for_containers()
+    {
+        var file = Write("node.conf", "tracelet.cluster { hostname = \"from-file\", port = 1, seed-nodes = [\"akka.tcp://tracelet@file:1\"] }\n");
+        var environment = NoEnvironment
+            .Add("TRACELET_CLUSTER_HOSTNAME", "tracelet-1.tracelet-seeds")
+            .Add("TRACELET_CLUSTER_PORT", "4053")
+            .Add("TRACELET_CLUSTER_SEED_NODES", "akka.tcp://tracelet@tracelet-0.tracelet-seeds:4053, akka.tcp://tracelet@tracelet-1.tracelet-seeds:4053,");
+
+        var config = TraceletConfigLoader.Load([file], environment).Config;
+
+        Assert.Equal("tracelet-1.tracelet-seeds", config.GetString("tracelet.cluster.hostname"));
+        Assert.Equal(4053, config.GetInt("tracelet.cluster.port"));
+        Assert.Equal(
+            ["akka.tcp://tracelet@tracelet-0.tracelet-seeds:4053", "akka.tcp://tracelet@tracelet-1.tracelet-seeds:4053"],
+            config.GetStringList("tracelet.cluster.seed-nodes"));
+    }
+
+    [Fact]
     public void Plugin_sections_carry_enabled_and_config_as_json()
     {
         var file = Write("plugins.conf", """
