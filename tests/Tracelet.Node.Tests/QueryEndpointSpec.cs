@@ -58,6 +58,17 @@ public sealed class QueryEndpointSpec : IDisposable
         Assert.Equal(HttpStatusCode.OK, other.StatusCode);
         Assert.Equal("time,node,source,name,labels,value,step,text\r\n", await other.Content.ReadAsStringAsync());
 
+        using var cut = await Http.GetAsync($"{baseUri}?metric=tracelet.heartbeat.sequence&from=-10m&format=csv&limit=1");
+        Assert.Equal("true", cut.Headers.GetValues("X-Tracelet-Truncated").Single());
+        Assert.Equal(2, (await cut.Content.ReadAsStringAsync()).Split("\r\n", StringSplitOptions.RemoveEmptyEntries).Length);
+        using var json = await Http.GetAsync($"{baseUri}?metric=tracelet.heartbeat.sequence&from=-10m&format=json&limit=1");
+        Assert.Contains("\"truncated\":true", await json.Content.ReadAsStringAsync());
+        Assert.Equal("false", other.Headers.GetValues("X-Tracelet-Truncated").Single());
+
+        using var tooMany = await Http.GetAsync($"{baseUri}?metric=x&limit=100001");
+        Assert.Equal(HttpStatusCode.BadRequest, tooMany.StatusCode);
+        Assert.Contains("between 1 and 100000", await tooMany.Content.ReadAsStringAsync());
+
         using var badTime = await Http.GetAsync($"{baseUri}?metric=x&from=yesterday-ish");
         Assert.Equal(HttpStatusCode.BadRequest, badTime.StatusCode);
         Assert.Contains("'from'", await badTime.Content.ReadAsStringAsync());

@@ -12,12 +12,24 @@ internal readonly struct SeriesKey(string node, string source, string name, Immu
 
     public string Name { get; } = name;
 
-    public ImmutableArray<MetricLabel> Labels { get; } = labels.IsDefault ? [] : labels;
+    /// <summary>Sorted by key, so the same labels in another order are the same row.</summary>
+    public ImmutableArray<MetricLabel> Labels { get; } = Sorted(labels);
 
     public bool Equals(SeriesKey other) =>
         Name == other.Name && Source == other.Source && Node == other.Node && Labels.AsSpan().SequenceEqual(other.Labels.AsSpan());
 
     public override bool Equals(object? obj) => obj is SeriesKey other && Equals(other);
+
+    private static ImmutableArray<MetricLabel> Sorted(ImmutableArray<MetricLabel> labels)
+    {
+        if (labels.IsDefaultOrEmpty) return [];
+        for (var i = 1; i < labels.Length; i++)
+        {
+            if (string.CompareOrdinal(labels[i - 1].Key, labels[i].Key) > 0)
+                return [.. labels.OrderBy(l => l.Key, StringComparer.Ordinal).ThenBy(l => l.Value, StringComparer.Ordinal)];
+        }
+        return labels;
+    }
 
     public override int GetHashCode()
     {

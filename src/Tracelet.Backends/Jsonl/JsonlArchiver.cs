@@ -119,6 +119,8 @@ internal sealed class JsonlArchiver : IAsyncDisposable
                 target.Flush(flushToDisk: true);
             }
             File.Move(temporary, archive);
+            // The rename must be on disk before the original goes, or a power loss could leave neither.
+            DirectorySync.Sync(Path.GetDirectoryName(Path.GetFullPath(archive))!);
         }
         catch
         {

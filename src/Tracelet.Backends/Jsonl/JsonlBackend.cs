@@ -26,6 +26,7 @@ public sealed class JsonlBackend : BackendPlugin
     private long _batches;
     private long _bytes;
     private long _rotations;
+    private bool _directorySyncPending;
     private long _writeFailures;
     private long _tornBytesRemoved;
     private string? _lastError;
@@ -158,6 +159,7 @@ public sealed class JsonlBackend : BackendPlugin
     {
         var names = _names!;
         CloseActive();
+        _directorySyncPending = true;
         File.Move(names.ActivePath, names.RotatedPath(_time.GetUtcNow()));
         _rotations++;
         OpenActive(existing: false);
@@ -183,10 +185,31 @@ public sealed class JsonlBackend : BackendPlugin
         var path = _names!.ActivePath;
         var isNew = !File.Exists(path);
         _file = JsonlActiveFile.Open(path);
+        // A batch acknowledged in a new file (or after a rename) is durable only once the directory entry is: sync it first,
+        // and keep trying on later opens until a sync succeeds.
+        if (isNew || !existing) _directorySyncPending = true;
+        if (_directorySyncPending)
+        {
+            SyncDirectory(path);
+            _directorySyncPending = false;
+        }
         _tornBytesRemoved += _file.TornBytesRemoved;
         var now = _time.GetUtcNow();
         // A file found at start is as old as its creation (where the file system records it), so restarts do not postpone age rotation.
         _activeSince = existing && !isNew ? Min(now, new DateTimeOffset(File.GetCreationTimeUtc(path), TimeSpan.Zero)) : now;
+    }
+
+    private void SyncDirectory(string path)
+    {
+        try
+        {
+            DirectorySync.Sync(Path.GetDirectoryName(path)!);
+        }
+        catch
+        {
+            CloseActive();
+            throw;
+        }
     }
 
     private void CloseActive()

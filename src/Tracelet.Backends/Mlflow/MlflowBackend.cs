@@ -139,9 +139,13 @@ public sealed class MlflowBackend : BackendPlugin
             }
             _ownsRun = true;
         }
-        catch (Exception e) when (e is MlflowApiException or HttpRequestException or TaskCanceledException or IOException)
+        catch (Exception e)
         {
-            _lastError = $"{_time.GetUtcNow():O} starting: {e.Message}";
+            if (e is MlflowApiException or HttpRequestException or TaskCanceledException or IOException)
+                _lastError = $"{_time.GetUtcNow():O} starting: {e.Message}";
+            // The runtime never calls StopAsync after a failed start (it makes a new instance), so the client goes here.
+            _client?.Dispose();
+            _client = null;
             throw;
         }
     }

@@ -38,6 +38,12 @@ internal interface IMetricStore : IAsyncDisposable
     /// <summary>Deletes at most <paramref name="limit"/> samples older than <paramref name="cutoff"/>; returns how many.</summary>
     Task<int> DeleteOlderThanAsync(DateTimeOffset cutoff, int limit, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Deletes at most <paramref name="limit"/> series that have no samples left (after retention) and
+    /// drops the store's cached series ids, so that no cached id points to a deleted row; returns how many.
+    /// </summary>
+    Task<int> DeleteEmptySeriesAsync(int limit, CancellationToken cancellationToken);
+
     /// <summary>The series of a metric, on one node or all.</summary>
     Task<IReadOnlyList<StoredSeries>> FindSeriesAsync(string metric, string? node, CancellationToken cancellationToken);
 

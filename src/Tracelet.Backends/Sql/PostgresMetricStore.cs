@@ -11,14 +11,16 @@ namespace Tracelet.Backends.Sql;
 internal sealed class PostgresMetricStore(SqlStoreOptions options) : IMetricStore
 {
     private readonly SeriesCache _series = new();
-    private readonly string _schema = options.Schema;
+    /// <summary>The schema as a quoted identifier (its name is also validated by <see cref="SqlStoreOptions.From"/>).</summary>
+    private readonly string _schema = SqlStoreOptions.QuoteIdentifier(options.Schema);
     private NpgsqlConnection? _connection;
 
     private string Target => options.Target;
 
     public async Task<int> OpenAsync(bool readOnly, CancellationToken cancellationToken)
     {
-        var connection = await ConnectAsync(cancellationToken).ConfigureAwait(false);
+        // Readers (GET /query) take pooled connections, so that queries do not each pay a new login; the writer keeps its own.
+        var connection = await ConnectAsync(cancellationToken, pooled: readOnly).ConfigureAwait(false);
         try
         {
             var version = readOnly ? await ReadVersionAsync(connection, cancellationToken).ConfigureAwait(false) : await MigrateAsync(connection, cancellationToken).ConfigureAwait(false);
@@ -32,10 +34,12 @@ internal sealed class PostgresMetricStore(SqlStoreOptions options) : IMetricStor
         }
     }
 
-    private async Task<NpgsqlConnection> ConnectAsync(CancellationToken cancellationToken)
+    private async Task<NpgsqlConnection> ConnectAsync(CancellationToken cancellationToken, bool pooled = false)
     {
-        var builder = new NpgsqlConnectionStringBuilder(options.ConnectionString) { Pooling = false };
+        var builder = new NpgsqlConnectionStringBuilder(options.ConnectionString) { Pooling = pooled };
         if (!builder.ContainsKey("Timeout")) builder.Timeout = 5;
+        // Names the connection in pg_stat_activity, so an operator can tell Tracelet's sessions apart.
+        if (string.IsNullOrEmpty(builder.ApplicationName)) builder.ApplicationName = pooled ? "tracelet-sql-query" : "tracelet-sql";
         var connection = new NpgsqlConnection(builder.ToString());
         try
         {
@@ -53,7 +57,7 @@ internal sealed class PostgresMetricStore(SqlStoreOptions options) : IMetricStor
     {
         await using var tx = await connection.BeginTransactionAsync(ct).ConfigureAwait(false);
         // Nodes starting together migrate one at a time: a transaction-scoped advisory lock per schema.
-        await ExecuteAsync(connection, tx, $"SELECT pg_advisory_xact_lock(hashtext('tracelet.sql.{_schema}'));", ct).ConfigureAwait(false);
+        await ExecuteAsync(connection, tx, $"SELECT pg_advisory_xact_lock(hashtext('tracelet.sql.{options.Schema}'));", ct).ConfigureAwait(false);
         await ExecuteAsync(connection, tx, $"CREATE SCHEMA IF NOT EXISTS {_schema}; CREATE TABLE IF NOT EXISTS {_schema}.schema_version (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now());", ct).ConfigureAwait(false);
         var current = await CurrentVersionAsync(connection, tx, ct).ConfigureAwait(false);
         if (current > SchemaMigrations.Latest) throw SchemaMigrations.Newer(Target, current);
@@ -159,6 +163,24 @@ internal sealed class PostgresMetricStore(SqlStoreOptions options) : IMetricStor
         delete.Parameters.AddWithValue("cutoff", cutoff.UtcDateTime);
         delete.Parameters.AddWithValue("limit", limit);
         return await delete.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<int> DeleteEmptySeriesAsync(int limit, CancellationToken cancellationToken)
+    {
+        _connection ??= await ConnectAsync(cancellationToken).ConfigureAwait(false);
+        // SKIP LOCKED passes over a series that a writer is upserting right now (its ON CONFLICT DO UPDATE holds the row),
+        // so a series another node is about to write samples for is not deleted under it.
+        await using var delete = new NpgsqlCommand($"""
+            DELETE FROM {_schema}.series WHERE id = ANY (ARRAY (
+              SELECT se.id FROM {_schema}.series se
+              WHERE NOT EXISTS (SELECT 1 FROM {_schema}.samples s WHERE s.series_id = se.id)
+              LIMIT @limit FOR UPDATE SKIP LOCKED));
+            """, _connection);
+        delete.Parameters.AddWithValue("limit", limit);
+        var deleted = await delete.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        // In the same (serialized) plugin call as the delete: no later write of this node can use the id of a deleted row.
+        if (deleted > 0) _series.Clear();
+        return deleted;
     }
 
     public async Task<IReadOnlyList<StoredSeries>> FindSeriesAsync(string metric, string? node, CancellationToken cancellationToken)

@@ -41,4 +41,11 @@ internal sealed class SeriesCache
     }
 
     public void Rollback() => _pending.Clear();
+
+    /// <summary>Forgets every id, after series rows were deleted: the next write looks them up (or inserts them) again.</summary>
+    public void Clear()
+    {
+        _committed.Clear();
+        _pending.Clear();
+    }
 }

@@ -9,40 +9,61 @@ public static class SeriesFormat
 {
     private static readonly string[] Columns = ["time", "node", "source", "name", "labels", "value", "step", "text"];
 
+    private static readonly UTF8Encoding Utf8 = new(encoderShouldEmitUTF8Identifier: false);
+
+    /// <summary>Bytes buffered before they go to the stream: the response is written in pieces, never built whole.</summary>
+    private const int FlushAt = 32 * 1024;
+
     /// <summary>CSV with a header; fields holding commas, quotes or newlines are quoted, so label values survive exactly.</summary>
-    public static string Csv(SeriesQueryResult result)
+    public static string Csv(SeriesQueryResult result) => InMemory(WriteCsvAsync, result);
+
+    /// <summary>Writes <see cref="Csv"/> to a stream piece by piece (only asynchronous writes, as ASP.NET Core requires).</summary>
+    public static async Task WriteCsvAsync(SeriesQueryResult result, Stream stream, CancellationToken cancellationToken)
     {
-        var text = new StringBuilder();
-        text.AppendJoin(',', Columns).Append("\r\n");
+        await using var writer = new StreamWriter(stream, Utf8, FlushAt, leaveOpen: true);
+        await writer.WriteAsync(string.Join(',', Columns) + "\r\n").ConfigureAwait(false);
         foreach (var s in result.Samples)
         {
-            text.AppendJoin(',', Fields(s).Select(Quote)).Append("\r\n");
+            await writer.WriteAsync(string.Join(',', Fields(s).Select(Quote)) + "\r\n").ConfigureAwait(false);
         }
-        return text.ToString();
+        await writer.FlushAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Columns padded to their widest cell, for people; newlines in values are shown as \n.</summary>
-    public static string Table(SeriesQueryResult result)
+    public static string Table(SeriesQueryResult result) => InMemory(WriteTableAsync, result);
+
+    /// <summary>Writes <see cref="Table"/> to a stream: one pass for the column widths, one for the rows.</summary>
+    public static async Task WriteTableAsync(SeriesQueryResult result, Stream stream, CancellationToken cancellationToken)
     {
-        var rows = result.Samples.Select(s => Fields(s).Select(f => f.Replace("\r", "\\r", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal)).ToArray()).ToList();
-        var widths = Columns.Select((c, i) => Math.Max(c.Length, rows.Count == 0 ? 0 : rows.Max(r => r[i].Length))).ToArray();
-        var text = new StringBuilder();
-        text.AppendJoin("  ", Columns.Select((c, i) => c.PadRight(widths[i])).ToArray()).Append('\n');
-        foreach (var row in rows) text.AppendJoin("  ", row.Select((c, i) => c.PadRight(widths[i])).ToArray()).Append('\n');
-        if (result.Truncated) text.Append("(more samples than the limit; narrow the range or raise limit)\n");
-        return text.ToString();
+        var widths = Columns.Select(c => c.Length).ToArray();
+        foreach (var s in result.Samples)
+        {
+            var row = TableCells(s);
+            for (var i = 0; i < widths.Length; i++) widths[i] = Math.Max(widths[i], row[i].Length);
+        }
+        await using var writer = new StreamWriter(stream, Utf8, FlushAt, leaveOpen: true);
+        await writer.WriteAsync(string.Join("  ", Columns.Select((c, i) => c.PadRight(widths[i]))) + "\n").ConfigureAwait(false);
+        foreach (var s in result.Samples)
+        {
+            await writer.WriteAsync(string.Join("  ", TableCells(s).Select((c, i) => c.PadRight(widths[i]))) + "\n").ConfigureAwait(false);
+        }
+        if (result.Truncated) await writer.WriteAsync("(more samples than the limit; narrow the range or raise limit)\n").ConfigureAwait(false);
+        await writer.FlushAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>JSON: <c>{ "samples": [ { time, node, source, name, labels{}, value, step, text } ], "truncated": bool }</c>; non-finite values as the strings "NaN", "Infinity", "-Infinity".</summary>
-    public static string Json(SeriesQueryResult result)
+    public static string Json(SeriesQueryResult result) => InMemory(WriteJsonAsync, result);
+
+    /// <summary>Writes <see cref="Json"/> to a stream, flushing every few tens of kilobytes.</summary>
+    public static async Task WriteJsonAsync(SeriesQueryResult result, Stream stream, CancellationToken cancellationToken)
     {
-        using var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer))
+        await using (var json = new Utf8JsonWriter(stream))
         {
             json.WriteStartObject();
             json.WriteStartArray("samples");
             foreach (var s in result.Samples)
             {
+                if (json.BytesPending > FlushAt) await json.FlushAsync(cancellationToken).ConfigureAwait(false);
                 json.WriteStartObject();
                 json.WriteString("time", s.Timestamp);
                 json.WriteString("node", s.Node);
@@ -63,9 +84,20 @@ public static class SeriesFormat
             json.WriteEndArray();
             json.WriteBoolean("truncated", result.Truncated);
             json.WriteEndObject();
+            await json.FlushAsync(cancellationToken).ConfigureAwait(false);
         }
-        return Encoding.UTF8.GetString(buffer.ToArray());
     }
+
+    private static string InMemory(Func<SeriesQueryResult, Stream, CancellationToken, Task> write, SeriesQueryResult result)
+    {
+        using var buffer = new MemoryStream();
+        // A MemoryStream completes every write synchronously, so this never blocks on I/O.
+        write(result, buffer, CancellationToken.None).GetAwaiter().GetResult();
+        return Utf8.GetString(buffer.ToArray());
+    }
+
+    private static string[] TableCells(StoredSample s) =>
+        Fields(s).Select(f => f.Replace("\r", "\\r", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal)).ToArray();
 
     private static string[] Fields(StoredSample s) =>
     [

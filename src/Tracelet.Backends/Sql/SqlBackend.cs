@@ -17,7 +17,13 @@ public sealed class SqlBackend : BackendPlugin
     /// <summary>Rows deleted per retention statement: small enough that a write waits at most a few milliseconds behind it.</summary>
     internal const int RetentionChunk = 5_000;
 
+    /// <summary>Empty series deleted per statement, after a retention pass over the samples has finished.</summary>
+    internal const int SeriesChunk = 1_000;
+
     private static readonly TimeSpan RetentionInterval = TimeSpan.FromMinutes(1);
+
+    /// <summary>One retention step may take this long; it runs after a commit, so it has its own deadline rather than the write's token.</summary>
+    private static readonly TimeSpan RetentionTimeout = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(2);
 
     private SqlStoreOptions? _options;
@@ -29,6 +35,8 @@ public sealed class SqlBackend : BackendPlugin
     private long _failedBatches;
     private long _nanValues;
     private long _deletedByRetention;
+    private long _seriesDeletedByRetention;
+    private long _retentionDeferred;
     private string? _lastError;
     private DateTimeOffset? _lastErrorAt;
     private DateTimeOffset _nextRetention = DateTimeOffset.MinValue;
@@ -44,6 +52,9 @@ public sealed class SqlBackend : BackendPlugin
 
     /// <summary>The options in use (after initialization).</summary>
     internal SqlStoreOptions Options => _options ?? throw new InvalidOperationException("the sql backend is not initialized");
+
+    /// <summary>Makes the store for the options; tests wrap it to inject faults.</summary>
+    internal Func<SqlStoreOptions, IMetricStore> StoreFactory { get; set; } = CreateStore;
 
     /// <inheritdoc />
     public override async ValueTask InitializeAsync(PluginContext context, CancellationToken cancellationToken)
@@ -63,7 +74,7 @@ public sealed class SqlBackend : BackendPlugin
     public override async ValueTask StartAsync(CancellationToken cancellationToken)
     {
         var options = Options;
-        var store = CreateStore(options);
+        var store = StoreFactory(options);
         try
         {
             _schemaVersion = await store.OpenAsync(readOnly: false, cancellationToken).ConfigureAwait(false);
@@ -119,26 +130,45 @@ public sealed class SqlBackend : BackendPlugin
         {
             if (double.IsNaN(s.Value) && s.Text is null) _nanValues++;
         }
-        await ApplyRetentionAsync(store, cancellationToken).ConfigureAwait(false);
+        // The batch is committed: from here on the write must succeed, or the batch would be sent again and stored twice.
+        await ApplyRetentionAsync(store, stopping: cancellationToken.IsCancellationRequested).ConfigureAwait(false);
     }
 
-    /// <summary>Deletes one bounded chunk of expired samples when due, so a write never waits long behind retention.</summary>
-    private async Task ApplyRetentionAsync(IMetricStore store, CancellationToken cancellationToken)
+    /// <summary>
+    /// Deletes one bounded chunk of expired samples when due, then (once no expired samples are left) one chunk
+    /// of series with no samples, so a write never waits long behind retention. Never throws.
+    /// </summary>
+    private async Task ApplyRetentionAsync(IMetricStore store, bool stopping)
     {
         if (Options.Retention is not { } retention) return;
         var now = DateTimeOffset.UtcNow;
         if (!_retentionBacklog && now < _nextRetention) return;
+        if (stopping)
+        {
+            // A stop is under way: leave the housekeeping to the next write or incarnation.
+            _retentionDeferred++;
+            return;
+        }
+        using var deadline = new CancellationTokenSource(RetentionTimeout);
         try
         {
-            var deleted = await store.DeleteOlderThanAsync(now - retention, RetentionChunk, cancellationToken).ConfigureAwait(false);
+            var deleted = await store.DeleteOlderThanAsync(now - retention, RetentionChunk, deadline.Token).ConfigureAwait(false);
             _deletedByRetention += deleted;
             _retentionBacklog = deleted == RetentionChunk;
+            if (!_retentionBacklog)
+            {
+                // Series whose samples all expired (old pids, command lines) would otherwise pile up in the series table forever.
+                var series = await store.DeleteEmptySeriesAsync(SeriesChunk, deadline.Token).ConfigureAwait(false);
+                _seriesDeletedByRetention += series;
+                _retentionBacklog = series == SeriesChunk;
+            }
             if (!_retentionBacklog) _nextRetention = now + RetentionInterval;
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (Exception e)
         {
-            // Retention is housekeeping: a failure must not fail the write that was already committed.
-            RecordError("retention: " + SqlFaults.Describe(e, Options.Target));
+            // Retention is housekeeping: a failure, a timeout or a cancellation must not fail the write that was already committed.
+            if (e is OperationCanceledException) _retentionDeferred++;
+            RecordError("retention: " + (e is OperationCanceledException ? $"cancelled after {RetentionTimeout.TotalSeconds:0}s, deferred to the next pass" : SqlFaults.Describe(e, Options.Target)));
             _nextRetention = now + RetentionInterval;
             await store.ResetAsync().ConfigureAwait(false);
         }
@@ -164,6 +194,8 @@ public sealed class SqlBackend : BackendPlugin
         ["nan_values"] = _nanValues,
         ["retention"] = _options?.Retention is { } r ? $"{r.TotalHours:0.##}h" : "forever",
         ["deleted_by_retention"] = _deletedByRetention,
+        ["series_deleted_by_retention"] = _seriesDeletedByRetention,
+        ["retention_deferred"] = _retentionDeferred,
         ["last_error"] = _lastError,
         ["last_error_at"] = _lastErrorAt?.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
     };

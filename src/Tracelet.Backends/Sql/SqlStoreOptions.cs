@@ -24,7 +24,7 @@ public enum SqlProvider
 /// <param name="Retention">Samples older than this are deleted; null keeps everything.</param>
 /// <param name="RetryFor">How long a write keeps retrying a transient fault before it fails.</param>
 /// <param name="SynchronousFull">SQLite synchronous=FULL (survives power loss) instead of NORMAL (survives a process crash).</param>
-public sealed record SqlStoreOptions(
+public sealed partial record SqlStoreOptions(
     SqlProvider Provider,
     string SqlitePath,
     string ConnectionString,
@@ -44,7 +44,7 @@ public sealed record SqlStoreOptions(
             "provider": { "enum": ["sqlite", "postgres", "postgresql"], "description": "sqlite (default, a file per node) or postgres (one database for a cluster)" },
             "path": { "type": "string", "minLength": 1, "description": "SQLite file; default <data-dir>/sql/metrics.db" },
             "connection-string": { "type": "string", "minLength": 1, "description": "PostgreSQL connection string; default from TRACELET_SQL_CONNECTION" },
-            "schema": { "type": "string", "pattern": "^[a-z_][a-z0-9_]*$", "description": "PostgreSQL schema for the tables; default tracelet" },
+            "schema": { "type": "string", "pattern": "^[a-z_][a-z0-9_]{0,62}$", "description": "PostgreSQL schema for the tables; default tracelet" },
             "retention": { "type": ["string", "number"], "description": "delete samples older than this (\"30d\", \"12h\"); absent or \"forever\" keeps everything" },
             "retry-for": { "type": ["string", "number"], "description": "how long a write retries a locked, unreachable or full database before it fails; default 30s" },
             "synchronous": { "enum": ["normal", "full"], "description": "SQLite: normal survives a process crash, full also a power loss; default normal" }
@@ -87,9 +87,19 @@ public sealed record SqlStoreOptions(
         if (retention is { } kept && kept <= TimeSpan.Zero)
             throw new FormatException("config key 'retention': must be longer than zero (or \"forever\")");
         var retryFor = config.GetDuration("retry-for", TimeSpan.FromSeconds(30));
-        return new SqlStoreOptions(provider, path, connection, config.GetString("schema", "tracelet"), retention, retryFor,
+        // Checked here too, not only by the JSON schema: GET /query builds options without the plugin validator, and the name goes into SQL.
+        var schema = config.GetString("schema", "tracelet");
+        if (!SchemaName().IsMatch(schema))
+            throw new FormatException($"config key 'schema': '{schema}' is not a schema name (lower-case letters, digits and _, not starting with a digit, at most 63 characters)");
+        return new SqlStoreOptions(provider, path, connection, schema, retention, retryFor,
             config.GetString("synchronous", "normal") == "full");
     }
+
+    /// <summary>A PostgreSQL identifier in double quotes (any quote inside doubled).</summary>
+    internal static string QuoteIdentifier(string name) => "\"" + name.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
+
+    [System.Text.RegularExpressions.GeneratedRegex("^[a-z_][a-z0-9_]{0,62}$")]
+    private static partial System.Text.RegularExpressions.Regex SchemaName();
 
     private static string PostgresTarget(string connectionString, string schema)
     {

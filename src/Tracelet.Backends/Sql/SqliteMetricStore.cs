@@ -166,27 +166,43 @@ internal sealed class SqliteMetricStore(SqlStoreOptions options) : IMetricStore
         return Task.FromResult(delete.ExecuteNonQuery());
     }
 
-    public Task<IReadOnlyList<StoredSeries>> FindSeriesAsync(string metric, string? node, CancellationToken cancellationToken)
+    public Task<int> DeleteEmptySeriesAsync(int limit, CancellationToken cancellationToken)
+    {
+        var connection = _connection ?? throw new InvalidOperationException($"the SQLite store {Target} is not open");
+        using var delete = connection.CreateCommand();
+        // NOT EXISTS is one probe of the (series_id, ts) index per series.
+        delete.CommandText = """
+            DELETE FROM series WHERE id IN (
+              SELECT se.id FROM series se WHERE NOT EXISTS (SELECT 1 FROM samples s WHERE s.series_id = se.id) LIMIT $limit);
+            """;
+        delete.Parameters.AddWithValue("$limit", limit);
+        var deleted = delete.ExecuteNonQuery();
+        // In the same (serialized) plugin call as the delete: no later write can use the id of a deleted row.
+        if (deleted > 0) _series.Clear();
+        return Task.FromResult(deleted);
+    }
+
+    public async Task<IReadOnlyList<StoredSeries>> FindSeriesAsync(string metric, string? node, CancellationToken cancellationToken)
     {
         var result = new List<StoredSeries>();
-        if (_connection is not { } connection) return Task.FromResult<IReadOnlyList<StoredSeries>>(result);
-        using var find = connection.CreateCommand();
+        if (_connection is not { } connection) return result;
+        await using var find = connection.CreateCommand();
         find.CommandText = "SELECT id, name, node, source, type, labels FROM series WHERE name = $n AND ($o IS NULL OR node = $o);";
         find.Parameters.AddWithValue("$n", metric);
         find.Parameters.AddWithValue("$o", (object?)node ?? DBNull.Value);
-        using var reader = find.ExecuteReader();
-        while (reader.Read())
+        await using var reader = await find.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             result.Add(new StoredSeries(reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetString(3),
                 SeriesText.ParseType(reader.GetString(4)), SeriesText.ParseLabels(reader.GetString(5))));
-        return Task.FromResult<IReadOnlyList<StoredSeries>>(result);
+        return result;
     }
 
-    public Task<IReadOnlyList<(long SeriesId, DateTimeOffset Timestamp, double Value, long? Step, string? Text)>> ReadSamplesAsync(
+    public async Task<IReadOnlyList<(long SeriesId, DateTimeOffset Timestamp, double Value, long? Step, string? Text)>> ReadSamplesAsync(
         IReadOnlyCollection<long> seriesIds, DateTimeOffset from, DateTimeOffset to, int limit, CancellationToken cancellationToken)
     {
         var result = new List<(long, DateTimeOffset, double, long?, string?)>();
-        if (_connection is not { } connection || seriesIds.Count == 0) return Task.FromResult<IReadOnlyList<(long, DateTimeOffset, double, long?, string?)>>(result);
-        using var read = connection.CreateCommand();
+        if (_connection is not { } connection || seriesIds.Count == 0) return result;
+        await using var read = connection.CreateCommand();
         // The ids come from our own series table (integers), so inlining them is safe.
         read.CommandText = $"""
             SELECT series_id, ts, value, step, text FROM samples
@@ -196,15 +212,15 @@ internal sealed class SqliteMetricStore(SqlStoreOptions options) : IMetricStore
         read.Parameters.AddWithValue("$f", StoredTime.ToMicroseconds(from));
         read.Parameters.AddWithValue("$t", StoredTime.ToMicroseconds(to));
         read.Parameters.AddWithValue("$limit", limit);
-        using var reader = read.ExecuteReader();
-        while (reader.Read())
+        await using var reader = await read.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
             result.Add((reader.GetInt64(0), StoredTime.FromMicroseconds(reader.GetInt64(1)),
                 reader.IsDBNull(2) ? double.NaN : reader.GetDouble(2),
                 reader.IsDBNull(3) ? null : reader.GetInt64(3),
                 reader.IsDBNull(4) ? null : reader.GetString(4)));
         }
-        return Task.FromResult<IReadOnlyList<(long, DateTimeOffset, double, long?, string?)>>(result);
+        return result;
     }
 
     public async ValueTask DisposeAsync()

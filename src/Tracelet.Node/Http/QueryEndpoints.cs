@@ -12,8 +12,14 @@ namespace Tracelet.Node.Http;
 /// </summary>
 internal static class QueryEndpoints
 {
-    private const int DefaultLimit = 100_000;
-    private const int MaxLimit = 1_000_000;
+    /// <summary>Samples returned when the request names no limit.</summary>
+    private const int DefaultLimit = 10_000;
+
+    /// <summary>The most one request may ask for: the samples are held in memory while they are written out.</summary>
+    private const int MaxLimit = 100_000;
+
+    /// <summary>Set to <c>true</c> when there were more samples than the limit (CSV has no other place to say so).</summary>
+    public const string TruncatedHeader = "X-Tracelet-Truncated";
 
     public static void Map(WebApplication app)
     {
@@ -48,11 +54,12 @@ internal static class QueryEndpoints
             {
                 await using var reader = SqlMetricReader.Create(section.Config, settings.DataDirectory);
                 var result = await reader.QueryAsync(query, ct);
+                request.HttpContext.Response.Headers[TruncatedHeader] = result.Truncated ? "true" : "false";
                 return format switch
                 {
-                    "csv" => Results.Text(SeriesFormat.Csv(result), "text/csv; charset=utf-8"),
-                    "json" => Results.Text(SeriesFormat.Json(result), "application/json; charset=utf-8"),
-                    _ => Results.Text(SeriesFormat.Table(result), "text/plain; charset=utf-8"),
+                    "csv" => Results.Stream(body => SeriesFormat.WriteCsvAsync(result, body, ct), "text/csv; charset=utf-8"),
+                    "json" => Results.Stream(body => SeriesFormat.WriteJsonAsync(result, body, ct), "application/json; charset=utf-8"),
+                    _ => Results.Stream(body => SeriesFormat.WriteTableAsync(result, body, ct), "text/plain; charset=utf-8"),
                 };
             }
             catch (Exception e) when (e is not OperationCanceledException)

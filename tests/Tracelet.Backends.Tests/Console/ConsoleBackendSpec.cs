@@ -73,6 +73,15 @@ public sealed class ConsoleBackendSpec
     }
 
     [Fact]
+    public async Task The_same_labels_in_another_order_are_one_row()
+    {
+        var backend = await Started("{}");
+        await backend.WriteAsync(Batch("gpu", Samples.System("gpu.utilization", 0.5, new MetricLabel("gpu", "0"), new MetricLabel("uuid", "u0"))), CancellationToken.None);
+        await backend.WriteAsync(Batch("gpu", Samples.System("gpu.utilization", 0.75, new MetricLabel("uuid", "u0"), new MetricLabel("gpu", "0"))), CancellationToken.None);
+        Assert.Equal(1, backend.GetStatus()["series"]);
+    }
+
+    [Fact]
     public async Task Series_beyond_the_cap_are_counted_not_kept()
     {
         var backend = await Started("""{ "max-series": 2 }""");

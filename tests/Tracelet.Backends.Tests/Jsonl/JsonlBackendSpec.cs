@@ -212,9 +212,31 @@ public sealed class JsonlBackendSpec : IDisposable
     [InlineData("500 MB", 500_000_000L)]
     [InlineData("1.5GiB", 3L << 29)]
     [InlineData("4096", 4096L)]
+    [InlineData("64k", 64L << 10)]
+    [InlineData("64K", 64L << 10)]
+    [InlineData("64m", 64L << 20)]
+    [InlineData("2G", 2L << 30)]
+    [InlineData("64kB", 64_000L)]
+    [InlineData("64KB", 64_000L)]
+    [InlineData("3GB", 3_000_000_000L)]
     public void Sizes_are_read_as_people_write_them(string text, long expected)
     {
         Assert.True(ByteSizeText.TryParse(text, out var bytes));
         Assert.Equal(expected, bytes);
     }
+
+    [Fact]
+    public void A_directory_sync_of_a_missing_directory_fails_naming_it()
+    {
+        DirectorySync.Sync(_dir.Path);
+        var missing = Path.Combine(_dir.Path, "no-such-folder");
+        var error = Assert.Throws<IOException>(() => DirectorySync.Sync(missing));
+        Assert.Contains(missing, error.Message);
+    }
+
+    [Theory]
+    [InlineData("64 parsecs")]
+    [InlineData("MiB")]
+    [InlineData("1TiB-ish")]
+    public void Sizes_that_are_not_sizes_are_refused(string text) => Assert.False(ByteSizeText.TryParse(text, out _));
 }

@@ -165,5 +165,32 @@ public sealed class MlflowBackendSpec : IAsyncLifetime
         Assert.Contains("tracking-uri", error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_failed_start_disposes_its_http_client()
+    {
+        using var handler = new UnreachableHandler();
+        var backend = new MlflowBackend(handler, TimeProvider.System);
+        await backend.InitializeAsync(Samples.Context(_dir.Path, """{ "tracking-uri": "http://127.0.0.1:9/", "experiment": "e" }"""), CancellationToken.None);
+
+        await Assert.ThrowsAsync<HttpRequestException>(() => backend.StartAsync(CancellationToken.None).AsTask());
+
+        Assert.True(handler.Disposed, "the HttpClient of a failed start was not disposed (StopAsync is not called after a failed start)");
+    }
+
+    /// <summary>A server that is down, and a record of whether the client let go of its handler.</summary>
+    private sealed class UnreachableHandler : HttpMessageHandler
+    {
+        public bool Disposed { get; private set; }
+
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
+            throw new HttpRequestException($"connection refused: {request.RequestUri}");
+
+        protected override void Dispose(bool disposing)
+        {
+            Disposed = true;
+            base.Dispose(disposing);
+        }
+    }
+
     private static int Count(JsonElement body, string field) => body.TryGetProperty(field, out var a) ? a.GetArrayLength() : 0;
 }

@@ -78,6 +78,43 @@ public sealed class PostgresSqlBackendSpec : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Retention_deletes_series_left_without_samples_and_a_later_sample_of_that_series_is_stored()
+    {
+        var backend = await StartAsync(Config(""", "retention": "1h" """), _dir);
+        await backend.WriteAsync(new MetricBatch("node-a", "system", [Scalar("proc.cpu", 1, Now.AddHours(-3), ("pid", "41")), Scalar("proc.cpu", 2, Now, ("pid", "42"))]), CancellationToken.None);
+        Assert.Equal(1L, backend.GetStatus()["series_deleted_by_retention"]);
+        Assert.Equal(1L, await ScalarAsync($"SELECT COUNT(*) FROM {_schema}.series"));
+
+        await backend.WriteAsync(new MetricBatch("node-a", "system", [Scalar("proc.cpu", 3, Now.AddSeconds(1), ("pid", "41"))]), CancellationToken.None);
+        await backend.StopAsync(CancellationToken.None);
+        Assert.Equal([3.0], (await ReadAsync(backend.Options, Query("proc.cpu", null, null, null, ("pid", "41")))).Samples.Select(s => s.Value));
+    }
+
+    [Fact]
+    public async Task A_connection_killed_by_the_server_is_reconnected_and_the_next_batch_is_stored_once()
+    {
+        var app = $"tracelet-spec-{Guid.NewGuid():N}";
+        var connection = new NpgsqlConnectionStringBuilder(ConnectionString) { ApplicationName = app }.ToString();
+        var backend = await StartAsync($$"""{ "provider": "postgres", "connection-string": {{System.Text.Json.JsonSerializer.Serialize(connection)}}, "schema": "{{_schema}}" }""", _dir);
+        await backend.WriteAsync(new MetricBatch("node-a", "system", [Scalar("m", 1, Now)]), CancellationToken.None);
+
+        Assert.Equal(1L, await ScalarAsync($"SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = '{app}'"));
+        Assert.Equal(1L, await ScalarAsync($"SELECT COUNT(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '{app}') t"));
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (await ScalarAsync($"SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = '{app}'") > 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the terminated server process did not go away within 30s");
+            await Task.Delay(20);
+        }
+
+        await backend.WriteAsync(new MetricBatch("node-a", "system", [Scalar("m", 2, Now.AddSeconds(1))]), CancellationToken.None);
+        await backend.StopAsync(CancellationToken.None);
+
+        Assert.True((long)backend.GetStatus()["write_retries"]! >= 1, "the write on the killed connection was not retried");
+        Assert.Equal([1.0, 2.0], (await ReadAsync(backend.Options, Query("m"))).Samples.Select(s => s.Value));
+    }
+
+    [Fact]
     public async Task A_newer_schema_version_is_refused()
     {
         await using (var db = new NpgsqlConnection(ConnectionString))
@@ -104,6 +141,14 @@ public sealed class PostgresSqlBackendSpec : IAsyncLifetime
         Assert.Contains("unreachable", error.Message);
         Assert.DoesNotContain("secret", error.Message);
         Assert.Contains($"127.0.0.1:{port}", (string)backend.GetStatus()["last_error"]!);
+    }
+
+    private static async Task<long> ScalarAsync(string sql)
+    {
+        await using var db = new NpgsqlConnection(ConnectionString);
+        await db.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, db);
+        return Convert.ToInt64(await command.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
     }
 
     private static int FreePort()

@@ -142,6 +142,44 @@ public sealed class SqliteSqlBackendSpec : IDisposable
     }
 
     [Fact]
+    public async Task Retention_deletes_series_left_without_samples_and_a_later_sample_of_that_series_is_stored()
+    {
+        var backend = await StartAsync("""{ "retention": "1h" }""", _dir);
+        await backend.WriteAsync(new MetricBatch("node-a", "system",
+        [
+            Scalar("proc.cpu", 1, Now.AddHours(-3), ("pid", "41")),
+            Scalar("proc.cpu", 2, Now, ("pid", "42")),
+        ]), CancellationToken.None);
+        Assert.Equal(1L, backend.GetStatus()["series_deleted_by_retention"]);
+        Assert.Equal(1L, await CountAsync("SELECT COUNT(*) FROM series"));
+
+        // pid 41 comes back: its cached id belonged to the deleted row, so the write must insert the series again.
+        await backend.WriteAsync(new MetricBatch("node-a", "system", [Scalar("proc.cpu", 3, Now.AddSeconds(1), ("pid", "41"))]), CancellationToken.None);
+        await backend.StopAsync(CancellationToken.None);
+
+        Assert.Equal([3.0], (await ReadAsync(backend.Options, Query("proc.cpu", null, null, null, ("pid", "41")))).Samples.Select(s => s.Value));
+        Assert.Equal(0L, await CountAsync("SELECT COUNT(*) FROM samples WHERE series_id NOT IN (SELECT id FROM series)"));
+    }
+
+    [Fact]
+    public async Task A_stop_during_retention_does_not_fail_the_write_that_was_committed()
+    {
+        using var stop = new CancellationTokenSource();
+        var backend = new SqlBackend();
+        // The store honours cancellation in retention (as PostgreSQL does); the stop arrives right after the commit.
+        backend.StoreFactory = options => new CancelAfterCommitStore(SqlBackend.CreateStore(options), stop);
+        await backend.InitializeAsync(new PluginContext("node-a", _dir, PluginConfig.Parse("""{ "retention": "1h" }""")), CancellationToken.None);
+        await backend.StartAsync(CancellationToken.None);
+
+        await backend.WriteAsync(new MetricBatch("node-a", "system", [Scalar("m", 1, Now)]), stop.Token);
+        await backend.StopAsync(CancellationToken.None);
+
+        Assert.Equal(1L, backend.GetStatus()["batches_written"]);
+        Assert.Equal(1L, backend.GetStatus()["retention_deferred"]);
+        Assert.Single((await ReadAsync(backend.Options, Query("m"))).Samples);
+    }
+
+    [Fact]
     public async Task A_locked_database_is_retried_until_the_lock_goes_and_the_batch_is_stored_once()
     {
         var backend = await StartAsync("""{ "retry-for": "60s" }""", _dir);
@@ -149,11 +187,15 @@ public sealed class SqliteSqlBackendSpec : IDisposable
         await other.OpenAsync();
         var tx = other.BeginTransaction(); // BEGIN IMMEDIATE: holds the write lock
         var write = backend.WriteAsync(new MetricBatch("node-a", "system", [Scalar("m", 1, Now)]), CancellationToken.None).AsTask();
-        // The write cannot finish while the lock is held; it keeps retrying (each attempt waits 1 s for the lock).
-        var finishedEarly = await Task.WhenAny(write, Task.Delay(TimeSpan.FromSeconds(2.5))) == write;
+        // The write cannot finish while the lock is held; it retries (each attempt waits 1 s for the lock), which status shows.
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while ((long)backend.GetStatus()["write_retries"]! < 1 && !write.IsCompleted && DateTime.UtcNow < deadline) await Task.Delay(50);
+        var retried = (long)backend.GetStatus()["write_retries"]!;
+        var finishedEarly = write.IsCompleted;
         tx.Rollback();
         tx.Dispose();
         Assert.False(finishedEarly, "the write completed while another connection held the write lock");
+        Assert.True(retried >= 1, "the write did not retry within 30s while the lock was held");
         await write;
         await backend.StopAsync(CancellationToken.None);
 
@@ -206,9 +248,55 @@ public sealed class SqliteSqlBackendSpec : IDisposable
     [InlineData("""{ "provider": "oracle" }""", "provider")]
     [InlineData("""{ "provider": "postgres" }""", "connection-string")]
     [InlineData("""{ "retention": "soon" }""", "retention")]
+    [InlineData("""{ "schema": "x; DROP TABLE y" }""", "schema")]
+    [InlineData("""{ "schema": "Upper" }""", "schema")]
+    [InlineData("""{ "schema": "a234567890123456789012345678901234567890123456789012345678901234" }""", "schema")]
     public void Bad_config_names_the_key(string json, string key)
     {
         var error = Assert.Throws<FormatException>(() => SqlStoreOptions.From(PluginConfig.Parse(json), _dir, _ => null));
         Assert.Contains($"'{key}'", error.Message);
+    }
+
+    private async Task<long> CountAsync(string sql)
+    {
+        await using var db = new SqliteConnection($"Data Source={DbFile};Pooling=false");
+        await db.OpenAsync();
+        await using var count = db.CreateCommand();
+        count.CommandText = sql;
+        return (long)(await count.ExecuteScalarAsync())!;
+    }
+
+    /// <summary>A store that cancels the write's token as soon as a batch is committed, and whose retention honours cancellation.</summary>
+    private sealed class CancelAfterCommitStore(IMetricStore inner, CancellationTokenSource stop) : IMetricStore
+    {
+        public Task<int> OpenAsync(bool readOnly, CancellationToken cancellationToken) => inner.OpenAsync(readOnly, cancellationToken);
+
+        public async Task WriteAsync(MetricBatch batch, CancellationToken cancellationToken)
+        {
+            await inner.WriteAsync(batch, cancellationToken);
+            await stop.CancelAsync();
+        }
+
+        public Task ResetAsync() => inner.ResetAsync();
+
+        public Task<int> DeleteOlderThanAsync(DateTimeOffset cutoff, int limit, CancellationToken cancellationToken)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            return inner.DeleteOlderThanAsync(cutoff, limit, cancellationToken);
+        }
+
+        public Task<int> DeleteEmptySeriesAsync(int limit, CancellationToken cancellationToken)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            return inner.DeleteEmptySeriesAsync(limit, cancellationToken);
+        }
+
+        public Task<IReadOnlyList<StoredSeries>> FindSeriesAsync(string metric, string? node, CancellationToken cancellationToken) => inner.FindSeriesAsync(metric, node, cancellationToken);
+
+        public Task<IReadOnlyList<(long SeriesId, DateTimeOffset Timestamp, double Value, long? Step, string? Text)>> ReadSamplesAsync(
+            IReadOnlyCollection<long> seriesIds, DateTimeOffset from, DateTimeOffset to, int limit, CancellationToken cancellationToken) =>
+            inner.ReadSamplesAsync(seriesIds, from, to, limit, cancellationToken);
+
+        public ValueTask DisposeAsync() => inner.DisposeAsync();
     }
 }
