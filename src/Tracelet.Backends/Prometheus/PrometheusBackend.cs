@@ -40,6 +40,7 @@ public sealed class PrometheusBackend : BackendPlugin
                 "prefix": { "type": "string", "pattern": "^([a-zA-Z_][a-zA-Z0-9_]*)?$", "description": "put before every metric name, e.g. \"tracelet_\"; default none" },
                 "stale-after": { "type": ["number", "string"], "description": "a series not updated for this long is removed; seconds or a duration like \"5m\"; default 5m" },
                 "max-series": { "type": "integer", "minimum": 1, "description": "at most this many series are exposed; new ones beyond are counted, not exposed; default 100000" },
+                "max-families": { "type": "integer", "minimum": 1, "description": "at most this many metric names are ever exposed (a name's family stays after its series expire); samples of new names beyond are counted, not exposed; default 10000" },
                 "listen": { "type": "string", "pattern": "^[^:]+:[0-9]{1,5}$", "description": "host:port to serve /metrics on by itself, besides the node's GET /metrics" }
               },
               "additionalProperties": false
@@ -64,7 +65,9 @@ public sealed class PrometheusBackend : BackendPlugin
         var maxSeries = context.Config.GetInt64("max-series", 100_000);
         _nodeId = context.NodeId;
         _listen = context.Config.Has("listen") ? context.Config.GetString("listen", "") : null;
-        _exposition = new PrometheusExposition(context.Config.GetString("prefix", ""), staleAfter, (int)Math.Min(maxSeries, int.MaxValue), _clock);
+        var maxFamilies = context.Config.GetInt64("max-families", 10_000);
+        _exposition = new PrometheusExposition(context.Config.GetString("prefix", ""), staleAfter, (int)Math.Min(maxSeries, int.MaxValue), _clock,
+            (int)Math.Min(maxFamilies, int.MaxValue));
     }
 
     /// <inheritdoc />
@@ -120,6 +123,7 @@ public sealed class PrometheusBackend : BackendPlugin
             ["samples_exposed"] = e.SamplesExposed,
             ["series_expired"] = e.SeriesExpired,
             ["series_refused"] = e.SeriesRefused,
+            ["families_refused"] = e.FamiliesRefused,
             ["collisions"] = e.Collisions,
             ["collision_names"] = e.CollisionList,
             ["label_collisions"] = e.LabelCollisions,

@@ -30,6 +30,7 @@ internal sealed class PrometheusExposition
     private readonly string _prefix;
     private readonly TimeSpan _staleAfter;
     private readonly int _maxSeries;
+    private readonly int _maxFamilies;
 
     private readonly Dictionary<string, string> _metricNames = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _labelNames = new(StringComparer.Ordinal);
@@ -42,8 +43,14 @@ internal sealed class PrometheusExposition
     private readonly List<Gauge.Child> _expiredScratch = [];
     private long _lastSweep;
 
-    public PrometheusExposition(string prefix, TimeSpan staleAfter, int maxSeries, TimeProvider clock)
+    /// <param name="maxFamilies">
+    /// prometheus-net cannot remove a metric family from a registry, so a family outlives its last
+    /// series (an empty family prints only its HELP/TYPE lines); this cap is what bounds memory when
+    /// metric names churn (per-epoch or per-layer names).
+    /// </param>
+    public PrometheusExposition(string prefix, TimeSpan staleAfter, int maxSeries, TimeProvider clock, int maxFamilies = 10_000)
     {
+        _maxFamilies = maxFamilies;
         _prefix = prefix;
         _staleAfter = staleAfter;
         _maxSeries = maxSeries;
@@ -66,6 +73,7 @@ internal sealed class PrometheusExposition
     public long LabelValuesWithNewlines { get; private set; }
     public long SeriesRefused { get; private set; }
     public long SeriesExpired { get; private set; }
+    public long FamiliesRefused { get; private set; }
 
     /// <summary>Series currently exposed.</summary>
     public int Series
@@ -141,6 +149,12 @@ internal sealed class PrometheusExposition
             if (_lastUpdated.Count >= _maxSeries)
             {
                 RefuseSeries(sample.Name);
+                return;
+            }
+            if (_familyOwners.Count >= _maxFamilies)
+            {
+                FamiliesRefused++;
+                Note("max_families", $"'{sample.Name}': {_maxFamilies} metric names are exposed already (max-families); samples of new names are not exposed");
                 return;
             }
             _familyOwners.Add(name, owner = sample.Name);
