@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.IO.Enumeration;
 using System.Text;
+using Tracelet.Collectors.ProcFiles;
 
 namespace Tracelet.Collectors.Processes;
 
@@ -19,7 +20,7 @@ internal sealed class ProcessScanner
     private readonly int _cpuCount;
     private readonly long _pageSize;
     private readonly Func<string, bool> _filter;
-    private readonly byte[] _buffer = new byte[4096];
+    private readonly ProcFileReader _reader = new();
     private readonly Dictionary<int, TrackedProcess> _tracked = [];
     private readonly List<TrackedProcess> _seen = [];
     private readonly List<int> _gone = [];
@@ -50,7 +51,7 @@ internal sealed class ProcessScanner
     public long Generation => _generation;
 
     /// <summary>Reads every process. Unreadable or malformed entries are skipped and counted in <paramref name="skipped"/>.</summary>
-    public void Scan(SkippedReads skipped)
+    public void Scan(SkipCounter skipped)
     {
         _generation++;
         _seen.Clear();
@@ -62,19 +63,18 @@ internal sealed class ProcessScanner
         {
             _tracked.TryGetValue(pid, out var tracked);
             var path = tracked?.StatPath ?? Path.Join(_procRoot, pid.ToString(CultureInfo.InvariantCulture), "stat");
-            switch (ProcFile.Read(path, _buffer, out var length, out var reason))
+            switch (_reader.TryRead(path, out var line, out var reason))
             {
                 case ProcRead.Vanished:
                     Vanished++;
                     continue;
                 case ProcRead.Failed:
-                    skipped.Skip(reason!);
+                    skipped.Count(SkipReasons.StatUnreadable, reason!);
                     continue;
             }
-            var line = _buffer.AsSpan(0, length);
             if (!ProcStat.TryParse(line, out var stat))
             {
-                skipped.Skip($"{path}: malformed stat line");
+                skipped.Count(SkipReasons.StatMalformed, $"{path}: malformed stat line");
                 continue;
             }
             ulong? previousTicks = null;
@@ -101,7 +101,7 @@ internal sealed class ProcessScanner
                 if (stat.CpuTicks >= before)
                     tracked.CpuUtilization = (stat.CpuTicks - before) / ClockTicksPerSecond / elapsedSeconds / _cpuCount;
                 else
-                    skipped.Skip($"{path}: CPU time went backwards; its rate resumes next scan");
+                    skipped.Count(SkipReasons.CpuBackwards, $"{path}: CPU time went backwards; its rate resumes next scan");
             }
             tracked.CpuTicks = stat.CpuTicks;
             tracked.Generation = _generation;
@@ -117,24 +117,24 @@ internal sealed class ProcessScanner
     }
 
     /// <summary>Reads <c>/proc/&lt;pid&gt;/status</c> and <c>cmdline</c> of a process once; false when it has exited since.</summary>
-    public bool FillDetails(TrackedProcess process, UserNames users, SkippedReads skipped)
+    public bool FillDetails(TrackedProcess process, UserNames users, SkipCounter skipped)
     {
         var directory = Path.GetDirectoryName(process.StatPath)!;
         if (process.User is null)
         {
-            var result = ProcFile.Read(Path.Join(directory, "status"), _buffer, out var length, out var reason);
+            var result = _reader.TryRead(Path.Join(directory, "status"), out var status, out var reason);
             if (result == ProcRead.Vanished) return Gone();
-            if (result == ProcRead.Failed) skipped.Skip(reason!);
-            else if (TryEffectiveUid(_buffer.AsSpan(0, length), out var uid)) process.User = users.NameOf(uid);
-            else skipped.Skip($"{directory}/status: no Uid line");
+            if (result == ProcRead.Failed) skipped.Count(SkipReasons.StatusUnreadable, reason!);
+            else if (TryEffectiveUid(status, out var uid)) process.User = users.NameOf(uid);
+            else skipped.Count(SkipReasons.StatusMalformed, $"{directory}/status: no Uid line");
             process.User ??= "?";
         }
         if (process.CommandLine is null)
         {
-            var result = ProcFile.Read(Path.Join(directory, "cmdline"), _buffer, out var length, out var reason);
+            var result = _reader.TryRead(Path.Join(directory, "cmdline"), out var cmdline, out var reason);
             if (result == ProcRead.Vanished) return Gone();
-            if (result == ProcRead.Failed) skipped.Skip(reason!);
-            process.CommandLine = result == ProcRead.Ok && length > 0 ? CommandLineText(_buffer.AsSpan(0, length)) : $"[{process.Command}]";
+            if (result == ProcRead.Failed) skipped.Count(SkipReasons.CmdlineUnreadable, reason!);
+            process.CommandLine = result == ProcRead.Ok && cmdline.Length > 0 ? CommandLineText(cmdline) : $"[{process.Command}]";
         }
         return true;
     }

@@ -15,7 +15,7 @@ public sealed class ProcessesCollector : CollectorPlugin
 {
     private readonly TimeProvider _time;
     private readonly int _cpuCount;
-    private readonly SkippedReads _skipped = new();
+    private readonly SkipCounter _skipped = new();
     private readonly List<TrackedProcess> _topCpu = [];
     private readonly List<TrackedProcess> _topMemory = [];
     private readonly MetricLabel[] _labels = new MetricLabel[4];
