@@ -33,7 +33,7 @@ internal sealed class StatvfsGuard(Func<byte[], StatvfsResult> statvfs, TimeSpan
     }
 
     /// <summary>
-    /// Calls statvfs for every mount at once on the thread pool and waits for them together at most
+    /// Calls statvfs for every mount at once, each on a thread of its own, and waits for them together at most
     /// the timeout; <paramref name="done"/> gets each call that returned in time, and the others become stuck.
     /// </summary>
     public async ValueTask RunAsync(IEnumerable<Mount> mounts, Action<Mount, StatvfsResult> done, Action<Mount> stuck)
@@ -42,7 +42,8 @@ internal sealed class StatvfsGuard(Func<byte[], StatvfsResult> statvfs, TimeSpan
         foreach (var mount in mounts)
         {
             var path = mount.PathZ;
-            _calls.Add((mount, Task.Run(() => statvfs(path))));
+            // A thread of its own: a call that hangs forever must not hold one of the thread pool's.
+            _calls.Add((mount, Task.Factory.StartNew(() => statvfs(path), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default)));
         }
         if (_calls.Count == 0) return;
         var all = Task.WhenAll(_calls.Select(c => c.Call));

@@ -12,12 +12,10 @@ namespace Tracelet.Collectors.Processes;
 /// </summary>
 internal sealed class ProcessScanner
 {
-    /// <summary>USER_HZ: the unit of the CPU times in /proc/&lt;pid&gt;/stat, 100 on every Linux architecture in use.</summary>
-    public const double ClockTicksPerSecond = 100;
-
     private readonly string _procRoot;
     private readonly TimeProvider _time;
-    private readonly int _cpuCount;
+    private readonly double _clockTicksPerSecond;
+    private int _cpuCount = Environment.ProcessorCount;
     private readonly long _pageSize;
     private readonly Func<string, bool> _filter;
     private readonly ProcFileReader _reader = new();
@@ -29,20 +27,23 @@ internal sealed class ProcessScanner
 
     /// <param name="procRoot">Where procfs is mounted.</param>
     /// <param name="time">The clock that measures the time between scans.</param>
-    /// <param name="cpuCount">CPUs the utilization is a ratio of.</param>
+    /// <param name="clockTicksPerSecond">USER_HZ, the unit of the CPU times in stat.</param>
     /// <param name="pageSize">Bytes per page, for RSS.</param>
     /// <param name="filter">Which command names to keep (include/exclude), asked once per process.</param>
-    public ProcessScanner(string procRoot, TimeProvider time, int cpuCount, long pageSize, Func<string, bool> filter)
+    public ProcessScanner(string procRoot, TimeProvider time, double clockTicksPerSecond, long pageSize, Func<string, bool> filter)
     {
         _procRoot = procRoot;
         _time = time;
-        _cpuCount = Math.Max(1, cpuCount);
+        _clockTicksPerSecond = clockTicksPerSecond;
         _pageSize = pageSize;
         _filter = filter;
     }
 
     /// <summary>Processes that exited between listing and reading, since the start.</summary>
     public long Vanished { get; private set; }
+
+    /// <summary>The host's CPUs the utilization is a ratio of, from the cpuN lines of &lt;proc-root&gt;/stat at the last scan.</summary>
+    public int CpuCount => _cpuCount;
 
     /// <summary>The processes read in the last scan that passed the filter.</summary>
     public List<TrackedProcess> Seen => _seen;
@@ -58,6 +59,9 @@ internal sealed class ProcessScanner
         var now = _time.GetTimestamp();
         var elapsedSeconds = _lastScan is { } last ? _time.GetElapsedTime(last, now).TotalSeconds : 0;
         _lastScan = now;
+        // Host-wide /proc times are shares of the host's CPUs, not of this container's quota.
+        if (_reader.TryRead(Path.Join(_procRoot, "stat"), out var procStat, out _) == ProcRead.Ok && HostCpus.FromProcStat(procStat) is > 0 and var cpus)
+            _cpuCount = cpus;
 
         foreach (var pid in ListPids())
         {
@@ -99,7 +103,7 @@ internal sealed class ProcessScanner
             if (previousTicks is { } before && elapsedSeconds > 0)
             {
                 if (stat.CpuTicks >= before)
-                    tracked.CpuUtilization = (stat.CpuTicks - before) / ClockTicksPerSecond / elapsedSeconds / _cpuCount;
+                    tracked.CpuUtilization = (stat.CpuTicks - before) / _clockTicksPerSecond / elapsedSeconds / _cpuCount;
                 else
                     skipped.Count(SkipReasons.CpuBackwards, $"{path}: CPU time went backwards; its rate resumes next scan");
             }

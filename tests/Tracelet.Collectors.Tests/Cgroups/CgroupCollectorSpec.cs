@@ -1,5 +1,6 @@
 using Tracelet.Abstractions;
 using Tracelet.Collectors.Cgroups;
+using Tracelet.Collectors.Tests.Fixtures;
 using Tracelet.Testing;
 using Xunit;
 
