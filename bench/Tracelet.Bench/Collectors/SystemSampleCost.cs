@@ -1,13 +1,14 @@
 using System.Diagnostics;
 using Tracelet.Abstractions;
 using Tracelet.Collectors.Host;
+using Tracelet.Collectors.ProcFiles;
 
 namespace Tracelet.Bench.Collectors;
 
 /// <summary>
 /// The in-process half: one full <see cref="SystemCollector.CollectAsync"/> on this machine's
 /// /proc and /sys into a discarding writer, against the floor of reading the same /proc files'
-/// bytes without parsing them (<see cref="ProcFile"/>, the same reader the collector uses).
+/// bytes without parsing them (<see cref="ProcFileReader"/>, the same reader the collector uses).
 /// </summary>
 internal static class SystemSampleCost
 {
@@ -32,11 +33,11 @@ internal static class SystemSampleCost
         var collector = new SystemCollector();
         collector.InitializeAsync(new PluginContext("bench", Path.GetTempPath(), PluginConfig.Empty), ct).AsTask().GetAwaiter().GetResult();
         var writer = new DiscardingWriter();
-        var files = Files.Select(f => new ProcFile(Path.Combine("/proc", f))).ToArray();
+        var files = Files.Select(f => new ProcFileReader(Path.Combine("/proc", f))).ToArray();
 
         void Collect()
         {
-            // The collector never completes asynchronously: its ValueTask is done on return.
+            // The filesystem group awaits its statvfs calls (run on threads of their own), so wait for it.
             var pending = collector.CollectAsync(writer, ct);
             if (!pending.IsCompletedSuccessfully) pending.AsTask().GetAwaiter().GetResult();
         }

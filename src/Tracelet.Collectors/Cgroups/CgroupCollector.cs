@@ -1,5 +1,7 @@
 using System.Collections.Immutable;
+using System.Text;
 using Tracelet.Abstractions;
+using Tracelet.Collectors.ProcFiles;
 
 namespace Tracelet.Collectors.Cgroups;
 
@@ -12,7 +14,12 @@ namespace Tracelet.Collectors.Cgroups;
 public sealed class CgroupCollector : CollectorPlugin
 {
     private readonly TimeProvider _time;
-    private readonly SkippedReads _skipped = new();
+    private const string Unreadable = "file.unreadable";
+    private const string Malformed = "file.malformed";
+    private const string CounterBackwards = "cpu.stat.counter-backwards";
+
+    private readonly SkipCounter _skipped = new();
+    private readonly ProcFileReader _reader = new();
     private readonly Dictionary<string, long> _keyed = new(StringComparer.Ordinal);
     private string _cgroupRoot = "/sys/fs/cgroup";
     private string _procRoot = "/proc";
@@ -77,10 +84,12 @@ public sealed class CgroupCollector : CollectorPlugin
             _previous = null;
             return ValueTask.CompletedTask;
         }
-        _state = cgroupPath;
+        // The root cgroup has no cpu.max, memory.max, memory.current or memory.events: said once here, not skipped every time.
+        var root = cgroupPath.Trim('/').Length == 0;
+        _state = root ? $"{cgroupPath} (root cgroup: no limits)" : cgroupPath;
         ImmutableArray<MetricLabel> labels = [new("cgroup", cgroupPath)];
-        WriteCpu(writer, directory, labels.AsSpan());
-        WriteMemory(writer, directory, labels.AsSpan());
+        WriteCpu(writer, cgroupPath, directory, root, labels.AsSpan());
+        if (!root) WriteMemory(writer, directory, labels.AsSpan());
         return ValueTask.CompletedTask;
     }
 
@@ -101,13 +110,13 @@ public sealed class CgroupCollector : CollectorPlugin
         return path;
     }
 
-    private void WriteCpu(ISampleWriter writer, string directory, ReadOnlySpan<MetricLabel> labels)
+    private void WriteCpu(ISampleWriter writer, string cgroupPath, string directory, bool root, ReadOnlySpan<MetricLabel> labels)
     {
         double? limitCores = null;
-        if (TryRead(Path.Join(directory, "cpu.max"), out var cpuMax))
+        if (!root && TryRead(Path.Join(directory, "cpu.max"), out var cpuMax))
         {
             if (!CgroupFiles.TryParseCpuMax(cpuMax, out var quota, out var period))
-                _skipped.Skip($"cpu.max: malformed \"{cpuMax.Trim()}\"");
+                _skipped.Count(Malformed, $"cpu.max: malformed \"{cpuMax.Trim()}\"");
             else if (quota is { } q)
             {
                 limitCores = (double)q / period;
@@ -116,14 +125,14 @@ public sealed class CgroupCollector : CollectorPlugin
         }
 
         if (!TryRead(Path.Join(directory, "cpu.stat"), out var cpuStat)) return;
-        if (CgroupFiles.ParseFlatKeyed(cpuStat, _keyed) is { } bad) _skipped.Skip($"cpu.stat: malformed line \"{bad}\"");
+        if (CgroupFiles.ParseFlatKeyed(cpuStat, _keyed) is { } bad) _skipped.Count(Malformed, $"cpu.stat: malformed line \"{bad}\"");
         if (!_keyed.TryGetValue("usage_usec", out var usage))
         {
-            _skipped.Skip("cpu.stat: no usage_usec");
+            _skipped.Count(Malformed, "cpu.stat: no usage_usec");
             return;
         }
         var now = _time.GetTimestamp();
-        var current = new CpuReading(now, usage,
+        var current = new CpuReading(cgroupPath, now, usage,
             _keyed.GetValueOrDefault("throttled_usec", -1), _keyed.GetValueOrDefault("nr_periods", -1), _keyed.GetValueOrDefault("nr_throttled", -1));
         writer.Write(CgroupMetrics.CpuTime, usage / 1e6, labels);
         if (current.Periods >= 0) writer.Write(CgroupMetrics.CpuPeriods, current.Periods, labels);
@@ -132,13 +141,14 @@ public sealed class CgroupCollector : CollectorPlugin
 
         var previous = _previous;
         _previous = current;
-        if (previous is null) return; // first sample: no rates
+        // First sample, or the node moved to another cgroup: a rate needs two readings of the same one.
+        if (previous is null || previous.CgroupPath != cgroupPath) return;
         var elapsedUsec = _time.GetElapsedTime(previous.Timestamp, now).TotalMicroseconds;
         if (elapsedUsec <= 0) return;
         if (current.UsageUsec < previous.UsageUsec || current.ThrottledUsec < previous.ThrottledUsec
             || current.Periods < previous.Periods || current.ThrottledPeriods < previous.ThrottledPeriods)
         {
-            _skipped.Skip("cpu.stat: a counter went backwards (cgroup recreated?); rates resume next collection");
+            _skipped.Count(CounterBackwards, "cpu.stat: a counter went backwards (cgroup recreated?); rates resume next collection");
             return;
         }
         var cores = (current.UsageUsec - previous.UsageUsec) / elapsedUsec;
@@ -164,12 +174,12 @@ public sealed class CgroupCollector : CollectorPlugin
                 usage = v;
                 writer.Write(CgroupMetrics.MemoryUsage, v, labels);
             }
-            else _skipped.Skip($"memory.current: malformed \"{current.Trim()}\"");
+            else _skipped.Count(Malformed, $"memory.current: malformed \"{current.Trim()}\"");
         }
         if (TryRead(Path.Join(directory, "memory.max"), out var max))
         {
             if (!CgroupFiles.TryParseValueOrMax(max, out var limit))
-                _skipped.Skip($"memory.max: malformed \"{max.Trim()}\"");
+                _skipped.Count(Malformed, $"memory.max: malformed \"{max.Trim()}\"");
             else if (limit is { } l) // "max": unlimited, so no limit sample
             {
                 writer.Write(CgroupMetrics.MemoryLimit, l, labels);
@@ -178,7 +188,7 @@ public sealed class CgroupCollector : CollectorPlugin
         }
         if (TryRead(Path.Join(directory, "memory.events"), out var events))
         {
-            if (CgroupFiles.ParseFlatKeyed(events, _keyed) is { } bad) _skipped.Skip($"memory.events: malformed line \"{bad}\"");
+            if (CgroupFiles.ParseFlatKeyed(events, _keyed) is { } bad) _skipped.Count(Malformed, $"memory.events: malformed line \"{bad}\"");
             var eventLabels = new MetricLabel[labels.Length + 1];
             labels.CopyTo(eventLabels);
             foreach (var (name, count) in _keyed)
@@ -193,13 +203,13 @@ public sealed class CgroupCollector : CollectorPlugin
     {
         try
         {
-            text = File.ReadAllText(file);
+            text = Encoding.UTF8.GetString(_reader.Read(file));
             return true;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             text = "";
-            _skipped.Skip($"{Path.GetFileName(file)}: {Describe(e)} ({file})");
+            _skipped.Count(Unreadable, $"{Path.GetFileName(file)}: {Describe(e)} ({file})");
             return false;
         }
     }
@@ -211,5 +221,5 @@ public sealed class CgroupCollector : CollectorPlugin
         _ => e.Message,
     };
 
-    private sealed record CpuReading(long Timestamp, long UsageUsec, long ThrottledUsec, long Periods, long ThrottledPeriods);
+    private sealed record CpuReading(string CgroupPath, long Timestamp, long UsageUsec, long ThrottledUsec, long Periods, long ThrottledPeriods);
 }

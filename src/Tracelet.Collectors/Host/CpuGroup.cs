@@ -1,3 +1,4 @@
+using Tracelet.Collectors.ProcFiles;
 using System.Collections.Immutable;
 using System.Globalization;
 using Tracelet.Abstractions;
@@ -20,7 +21,7 @@ internal sealed class CpuGroup : MetricGroup
     private static readonly ImmutableArray<MetricLabel> Running = [new(SystemLabels.State, "running")];
     private static readonly ImmutableArray<MetricLabel> Blocked = [new(SystemLabels.State, "blocked")];
 
-    private readonly ProcFile _file;
+    private readonly ProcFileReader _file;
     private readonly bool _perCore;
     private readonly ProcStatReading _reading = new();
     private readonly Dictionary<int, Series> _cores = [];
@@ -33,7 +34,7 @@ internal sealed class CpuGroup : MetricGroup
     public CpuGroup(string procRoot, bool perCore, SkipCounter skips, TimeProvider clock)
         : base("cpu", skips, clock)
     {
-        _file = new ProcFile(Path.Combine(procRoot, "stat"));
+        _file = new ProcFileReader(Path.Combine(procRoot, "stat"));
         _perCore = perCore;
     }
 

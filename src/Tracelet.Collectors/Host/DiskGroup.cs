@@ -1,3 +1,4 @@
+using Tracelet.Collectors.ProcFiles;
 using System.Collections.Immutable;
 using Tracelet.Abstractions;
 
@@ -22,13 +23,13 @@ internal sealed class DiskGroup : MetricGroup
     private const int ReadsCompleted = 0, SectorsRead = 2, MsReading = 3, WritesCompleted = 4, SectorsWritten = 6, MsWriting = 7, InFlight = 8, MsDoingIo = 9;
     private const int Fields = 11;
 
-    private readonly ProcFile _file;
+    private readonly ProcFileReader _file;
     private readonly SeriesTable<Device> _devices;
 
     public DiskGroup(string procRoot, string sysRoot, NameFilter filter, bool partitions, SkipCounter skips, TimeProvider clock)
         : base("disk", skips, clock)
     {
-        _file = new ProcFile(Path.Combine(procRoot, "diskstats"));
+        _file = new ProcFileReader(Path.Combine(procRoot, "diskstats"));
         _devices = new SeriesTable<Device>(name => new Device(name,
             filter.Accepts(name) && (partitions || !File.Exists(Path.Combine(sysRoot, "class", "block", name.Replace('/', '!'), "partition")))));
     }

@@ -9,6 +9,10 @@ internal readonly record struct FilesystemSpace(ulong TotalBytes, ulong FreeByte
 /// <summary>statvfs(3) through Tmds.LibC, which binds libc without allocating: the path is passed as bytes.</summary>
 internal static class FilesystemStats
 {
+    /// <summary>statvfs of a NUL-terminated path, as one result (the form <see cref="StatvfsGuard"/> runs off-thread).</summary>
+    public static StatvfsResult Call(byte[] pathZ) =>
+        TryGet(pathZ, out var space, out var error) ? new StatvfsResult(true, space, null) : new StatvfsResult(false, default, error);
+
     /// <summary>The filesystem's figures, or false with the system's error text.</summary>
     public static unsafe bool TryGet(byte[] pathZ, out FilesystemSpace space, out string? error)
     {

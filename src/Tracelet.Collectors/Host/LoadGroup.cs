@@ -1,3 +1,4 @@
+using Tracelet.Collectors.ProcFiles;
 using Tracelet.Abstractions;
 
 namespace Tracelet.Collectors.Host;
@@ -7,7 +8,7 @@ internal sealed class LoadGroup(string procRoot, SkipCounter skips, TimeProvider
 {
     private const string Malformed = "load.malformed";
 
-    private readonly ProcFile _file = new(Path.Combine(procRoot, "loadavg"));
+    private readonly ProcFileReader _file = new(Path.Combine(procRoot, "loadavg"));
 
     public override void Collect(ISampleWriter writer, long sample)
     {

@@ -1,3 +1,4 @@
+using Tracelet.Collectors.ProcFiles;
 using System.Collections.Immutable;
 using Tracelet.Abstractions;
 
@@ -16,7 +17,7 @@ internal sealed class MemoryGroup(string procRoot, SkipCounter skips, TimeProvid
     private static readonly ImmutableArray<MetricLabel> Buffered = [new(SystemLabels.State, "buffered")];
     private static readonly ImmutableArray<MetricLabel> Cached = [new(SystemLabels.State, "cached")];
 
-    private readonly ProcFile _file = new(Path.Combine(procRoot, "meminfo"));
+    private readonly ProcFileReader _file = new(Path.Combine(procRoot, "meminfo"));
 
     public override void Collect(ISampleWriter writer, long sample)
     {

@@ -26,6 +26,13 @@ internal abstract class MetricGroup(string name, SkipCounter skips, TimeProvider
     /// <summary>Reads, compares with the previous sample and writes; <paramref name="sample"/> numbers the collection.</summary>
     public abstract void Collect(ISampleWriter writer, long sample);
 
+    /// <summary>Collects; a group that waits for something (statvfs under a timeout) overrides this instead of blocking.</summary>
+    public virtual ValueTask CollectAsync(ISampleWriter writer, long sample)
+    {
+        Collect(writer, sample);
+        return ValueTask.CompletedTask;
+    }
+
     /// <summary>Writes one sample with labels built once per series.</summary>
     protected static void Write(ISampleWriter writer, string name, double value, ImmutableArray<MetricLabel> labels) =>
         writer.Write(new MetricSample(name, MetricType.System, value, writer.Now, SystemCollector.SourceName, null, labels));

@@ -1,3 +1,4 @@
+using Tracelet.Collectors.ProcFiles;
 using System.Collections.Immutable;
 using Tracelet.Abstractions;
 
@@ -17,13 +18,13 @@ internal sealed class NetworkGroup : MetricGroup
     private const int Columns = 16, Transmit = 8;
     private const int Bytes = 0, Packets = 1, Errors = 2, Dropped = 3;
 
-    private readonly ProcFile _file;
+    private readonly ProcFileReader _file;
     private readonly SeriesTable<Interface> _interfaces;
 
     public NetworkGroup(string procRoot, NameFilter filter, SkipCounter skips, TimeProvider clock)
         : base("network", skips, clock)
     {
-        _file = new ProcFile(Path.Combine(procRoot, "net", "dev"));
+        _file = new ProcFileReader(Path.Combine(procRoot, "net", "dev"));
         _interfaces = new SeriesTable<Interface>(name => new Interface(name, filter.Accepts(name)));
     }
 

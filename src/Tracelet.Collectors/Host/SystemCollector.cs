@@ -16,6 +16,7 @@ public sealed class SystemCollector : CollectorPlugin
     public const string SourceName = "system";
 
     private readonly TimeProvider _clock;
+    private readonly Func<byte[], StatvfsResult> _statvfs;
     private readonly SkipCounter _skips = new();
     private SystemCollectorSettings _settings = SystemCollectorSettings.Create(PluginConfig.Empty);
     private MetricGroup[] _groups = [];
@@ -28,7 +29,13 @@ public sealed class SystemCollector : CollectorPlugin
     }
 
     /// <summary>Creates the collector with <paramref name="clock"/> measuring the time between samples (tests pass their own).</summary>
-    public SystemCollector(TimeProvider clock) => _clock = clock;
+    public SystemCollector(TimeProvider clock)
+        : this(clock, FilesystemStats.Call)
+    {
+    }
+
+    /// <summary>Creates the collector with its own statvfs (specs pass one that fails or hangs).</summary>
+    internal SystemCollector(TimeProvider clock, Func<byte[], StatvfsResult> statvfs) => (_clock, _statvfs) = (clock, statvfs);
 
     /// <inheritdoc />
     public override PluginMetadata Metadata { get; } = new(SourceName, "1.0.0", PluginType.Collector)
@@ -53,6 +60,8 @@ public sealed class SystemCollector : CollectorPlugin
                 "mountpoints": { "type": "array", "items": { "type": "string" }, "description": "mount points to sample, globs (default: all)" },
                 "mountpoints-exclude": { "type": "array", "items": { "type": "string" }, "description": "mount points never sampled, globs" },
                 "filesystem-types-exclude": { "type": "array", "items": { "type": "string" }, "description": "filesystem types never sampled (replaces the default list)" },
+                "network-filesystems": { "type": "boolean", "description": "also sample network filesystems (nfs, cifs, fuse.*, lustre, ceph, ...); off by default" },
+                "statvfs-timeout": { "type": ["number", "string"], "description": "how long one collection waits for statvfs before the mount counts as stuck (default 1s)" },
                 "interfaces": { "type": "array", "items": { "type": "string" }, "description": "network interfaces to sample, globs (default: all)" },
                 "interfaces-exclude": { "type": "array", "items": { "type": "string" }, "description": "network interfaces never sampled, globs" },
                 "proc-root": { "type": "string", "minLength": 1, "description": "where procfs is mounted (default /proc; tests use a fixture tree)" },
@@ -75,14 +84,14 @@ public sealed class SystemCollector : CollectorPlugin
     }
 
     /// <inheritdoc />
-    public override ValueTask CollectAsync(ISampleWriter writer, CancellationToken cancellationToken)
+    public override async ValueTask CollectAsync(ISampleWriter writer, CancellationToken cancellationToken)
     {
         var sample = ++_collections;
         foreach (var group in _groups)
         {
             try
             {
-                group.Collect(writer, sample);
+                await group.CollectAsync(writer, sample).ConfigureAwait(false);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
@@ -94,7 +103,6 @@ public sealed class SystemCollector : CollectorPlugin
                 _skips.Count(group.FailedReason, $"{group.Name}: {e.GetType().Name}: {e.Message}");
             }
         }
-        return ValueTask.CompletedTask;
     }
 
     /// <inheritdoc />
@@ -104,11 +112,8 @@ public sealed class SystemCollector : CollectorPlugin
         {
             ["collections"] = _collections,
             ["groups"] = _settings.Groups.ToArray(),
-            // The same two keys as the other host collectors (a total and the last reason), plus the detail.
-            ["skipped"] = _skips.Total,
-            ["skipped_by_reason"] = _skips.Snapshot(),
-            ["last_skip_reason"] = _skips.LastError,
         };
+        _skips.AddTo(status);
         foreach (var group in _groups)
         {
             switch (group)
@@ -116,7 +121,10 @@ public sealed class SystemCollector : CollectorPlugin
                 case CpuGroup cpu: status["cores"] = cpu.CoreCount; break;
                 case DiskGroup disk: status["disks"] = disk.DeviceCount; break;
                 case NetworkGroup network: status["interfaces"] = network.InterfaceCount; break;
-                case FilesystemGroup filesystem: status["mounts"] = filesystem.MountCount; break;
+                case FilesystemGroup filesystem:
+                    status["mounts"] = filesystem.MountCount;
+                    status["mounts_stuck"] = filesystem.StuckCount;
+                    break;
             }
         }
         return status;
@@ -133,7 +141,7 @@ public sealed class SystemCollector : CollectorPlugin
                 "cpu" => new CpuGroup(settings.ProcRoot, settings.PerCore, _skips, _clock),
                 "memory" => new MemoryGroup(settings.ProcRoot, _skips, _clock),
                 "load" => new LoadGroup(settings.ProcRoot, _skips, _clock),
-                "filesystem" => new FilesystemGroup(settings.ProcRoot, settings.Mountpoints, settings.FilesystemTypesExclude, _skips, _clock),
+                "filesystem" => new FilesystemGroup(settings.ProcRoot, settings.Mountpoints, settings.ExcludesFilesystemType, SystemCollectorSettings.IsNetworkFilesystem, _statvfs, settings.StatvfsTimeout, _skips, _clock),
                 "disk" => new DiskGroup(settings.ProcRoot, settings.SysRoot, settings.Disks, settings.Partitions, _skips, _clock),
                 _ => new NetworkGroup(settings.ProcRoot, settings.Interfaces, _skips, _clock),
             });

@@ -11,6 +11,8 @@ namespace Tracelet.Collectors.Host;
 /// <param name="Partitions">Also sample partitions (vda1, nvme0n1p2), not only whole devices.</param>
 /// <param name="Mountpoints">Mount points to sample.</param>
 /// <param name="FilesystemTypesExclude">Filesystem types never sampled (pseudo and memory filesystems).</param>
+/// <param name="NetworkFilesystems">Also sample network filesystems (<see cref="NetworkFilesystemTypes"/>).</param>
+/// <param name="StatvfsTimeout">How long a collection waits for statvfs before the mount counts as stuck.</param>
 /// <param name="Interfaces">Network interfaces to sample.</param>
 /// <param name="ProcRoot">Where procfs is mounted (tests point it at a fixture tree).</param>
 /// <param name="SysRoot">Where sysfs is mounted.</param>
@@ -21,6 +23,8 @@ public sealed record SystemCollectorSettings(
     bool Partitions,
     NameFilter Mountpoints,
     ImmutableHashSet<string> FilesystemTypesExclude,
+    bool NetworkFilesystems,
+    TimeSpan StatvfsTimeout,
     NameFilter Interfaces,
     string ProcRoot,
     string SysRoot)
@@ -43,6 +47,25 @@ public sealed record SystemCollectorSettings(
         "securityfs", "selinuxfs", "squashfs", "sysfs", "tmpfs", "tracefs",
     ];
 
+    /// <summary>
+    /// Filesystems served over the network (globs): a hung server makes statvfs block, and their
+    /// space is the server's, so they are left out unless <c>network-filesystems</c> is on.
+    /// </summary>
+    public static readonly ImmutableArray<string> NetworkFilesystemTypes =
+    [
+        "nfs", "nfs4", "cifs", "smb3", "smbfs", "ncpfs", "afs", "9p", "fuse", "fuse.*", "lustre", "ceph",
+        "glusterfs", "gpfs", "beegfs", "orangefs", "pvfs2", "davfs", "sshfs", "ocfs2", "gfs2",
+    ];
+
+    private static readonly NameFilter NetworkTypeFilter = new([.. NetworkFilesystemTypes], []);
+
+    /// <summary>True for a network filesystem type (<see cref="NetworkFilesystemTypes"/>).</summary>
+    public static bool IsNetworkFilesystem(string type) => NetworkTypeFilter.Accepts(type);
+
+    /// <summary>True when mounts of <paramref name="type"/> are never sampled.</summary>
+    public bool ExcludesFilesystemType(string type) =>
+        FilesystemTypesExclude.Contains(type) || (!NetworkFilesystems && IsNetworkFilesystem(type));
+
     /// <summary>The loopback interface's traffic never leaves the machine.</summary>
     public static readonly ImmutableArray<string> DefaultInterfacesExclude = ["lo"];
 
@@ -54,6 +77,8 @@ public sealed record SystemCollectorSettings(
         config.GetBoolean("partitions", false),
         new NameFilter(Strings(config, "mountpoints") ?? [], Strings(config, "mountpoints-exclude") ?? []),
         (Strings(config, "filesystem-types-exclude") ?? DefaultFilesystemTypesExclude).ToImmutableHashSet(StringComparer.Ordinal),
+        config.GetBoolean("network-filesystems", false),
+        config.GetDuration("statvfs-timeout", TimeSpan.FromSeconds(1)),
         new NameFilter(Strings(config, "interfaces") ?? [], Strings(config, "interfaces-exclude") ?? DefaultInterfacesExclude),
         config.GetString("proc-root", "/proc"),
         config.GetString("sys-root", "/sys"));

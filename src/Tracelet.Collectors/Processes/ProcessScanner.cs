@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.IO.Enumeration;
 using System.Text;
+using Tracelet.Collectors.ProcFiles;
 
 namespace Tracelet.Collectors.Processes;
 
@@ -11,15 +12,13 @@ namespace Tracelet.Collectors.Processes;
 /// </summary>
 internal sealed class ProcessScanner
 {
-    /// <summary>USER_HZ: the unit of the CPU times in /proc/&lt;pid&gt;/stat, 100 on every Linux architecture in use.</summary>
-    public const double ClockTicksPerSecond = 100;
-
     private readonly string _procRoot;
     private readonly TimeProvider _time;
-    private readonly int _cpuCount;
+    private readonly double _clockTicksPerSecond;
+    private int _cpuCount = Environment.ProcessorCount;
     private readonly long _pageSize;
     private readonly Func<string, bool> _filter;
-    private readonly byte[] _buffer = new byte[4096];
+    private readonly ProcFileReader _reader = new();
     private readonly Dictionary<int, TrackedProcess> _tracked = [];
     private readonly List<TrackedProcess> _seen = [];
     private readonly List<int> _gone = [];
@@ -28,20 +27,23 @@ internal sealed class ProcessScanner
 
     /// <param name="procRoot">Where procfs is mounted.</param>
     /// <param name="time">The clock that measures the time between scans.</param>
-    /// <param name="cpuCount">CPUs the utilization is a ratio of.</param>
+    /// <param name="clockTicksPerSecond">USER_HZ, the unit of the CPU times in stat.</param>
     /// <param name="pageSize">Bytes per page, for RSS.</param>
     /// <param name="filter">Which command names to keep (include/exclude), asked once per process.</param>
-    public ProcessScanner(string procRoot, TimeProvider time, int cpuCount, long pageSize, Func<string, bool> filter)
+    public ProcessScanner(string procRoot, TimeProvider time, double clockTicksPerSecond, long pageSize, Func<string, bool> filter)
     {
         _procRoot = procRoot;
         _time = time;
-        _cpuCount = Math.Max(1, cpuCount);
+        _clockTicksPerSecond = clockTicksPerSecond;
         _pageSize = pageSize;
         _filter = filter;
     }
 
     /// <summary>Processes that exited between listing and reading, since the start.</summary>
     public long Vanished { get; private set; }
+
+    /// <summary>The host's CPUs the utilization is a ratio of, from the cpuN lines of &lt;proc-root&gt;/stat at the last scan.</summary>
+    public int CpuCount => _cpuCount;
 
     /// <summary>The processes read in the last scan that passed the filter.</summary>
     public List<TrackedProcess> Seen => _seen;
@@ -50,31 +52,33 @@ internal sealed class ProcessScanner
     public long Generation => _generation;
 
     /// <summary>Reads every process. Unreadable or malformed entries are skipped and counted in <paramref name="skipped"/>.</summary>
-    public void Scan(SkippedReads skipped)
+    public void Scan(SkipCounter skipped)
     {
         _generation++;
         _seen.Clear();
         var now = _time.GetTimestamp();
         var elapsedSeconds = _lastScan is { } last ? _time.GetElapsedTime(last, now).TotalSeconds : 0;
         _lastScan = now;
+        // Host-wide /proc times are shares of the host's CPUs, not of this container's quota.
+        if (_reader.TryRead(Path.Join(_procRoot, "stat"), out var procStat, out _) == ProcRead.Ok && HostCpus.FromProcStat(procStat) is > 0 and var cpus)
+            _cpuCount = cpus;
 
         foreach (var pid in ListPids())
         {
             _tracked.TryGetValue(pid, out var tracked);
             var path = tracked?.StatPath ?? Path.Join(_procRoot, pid.ToString(CultureInfo.InvariantCulture), "stat");
-            switch (ProcFile.Read(path, _buffer, out var length, out var reason))
+            switch (_reader.TryRead(path, out var line, out var reason))
             {
                 case ProcRead.Vanished:
                     Vanished++;
                     continue;
                 case ProcRead.Failed:
-                    skipped.Skip(reason!);
+                    skipped.Count(SkipReasons.StatUnreadable, reason!);
                     continue;
             }
-            var line = _buffer.AsSpan(0, length);
             if (!ProcStat.TryParse(line, out var stat))
             {
-                skipped.Skip($"{path}: malformed stat line");
+                skipped.Count(SkipReasons.StatMalformed, $"{path}: malformed stat line");
                 continue;
             }
             ulong? previousTicks = null;
@@ -99,9 +103,9 @@ internal sealed class ProcessScanner
             if (previousTicks is { } before && elapsedSeconds > 0)
             {
                 if (stat.CpuTicks >= before)
-                    tracked.CpuUtilization = (stat.CpuTicks - before) / ClockTicksPerSecond / elapsedSeconds / _cpuCount;
+                    tracked.CpuUtilization = (stat.CpuTicks - before) / _clockTicksPerSecond / elapsedSeconds / _cpuCount;
                 else
-                    skipped.Skip($"{path}: CPU time went backwards; its rate resumes next scan");
+                    skipped.Count(SkipReasons.CpuBackwards, $"{path}: CPU time went backwards; its rate resumes next scan");
             }
             tracked.CpuTicks = stat.CpuTicks;
             tracked.Generation = _generation;
@@ -117,24 +121,24 @@ internal sealed class ProcessScanner
     }
 
     /// <summary>Reads <c>/proc/&lt;pid&gt;/status</c> and <c>cmdline</c> of a process once; false when it has exited since.</summary>
-    public bool FillDetails(TrackedProcess process, UserNames users, SkippedReads skipped)
+    public bool FillDetails(TrackedProcess process, UserNames users, SkipCounter skipped)
     {
         var directory = Path.GetDirectoryName(process.StatPath)!;
         if (process.User is null)
         {
-            var result = ProcFile.Read(Path.Join(directory, "status"), _buffer, out var length, out var reason);
+            var result = _reader.TryRead(Path.Join(directory, "status"), out var status, out var reason);
             if (result == ProcRead.Vanished) return Gone();
-            if (result == ProcRead.Failed) skipped.Skip(reason!);
-            else if (TryEffectiveUid(_buffer.AsSpan(0, length), out var uid)) process.User = users.NameOf(uid);
-            else skipped.Skip($"{directory}/status: no Uid line");
+            if (result == ProcRead.Failed) skipped.Count(SkipReasons.StatusUnreadable, reason!);
+            else if (TryEffectiveUid(status, out var uid)) process.User = users.NameOf(uid);
+            else skipped.Count(SkipReasons.StatusMalformed, $"{directory}/status: no Uid line");
             process.User ??= "?";
         }
         if (process.CommandLine is null)
         {
-            var result = ProcFile.Read(Path.Join(directory, "cmdline"), _buffer, out var length, out var reason);
+            var result = _reader.TryRead(Path.Join(directory, "cmdline"), out var cmdline, out var reason);
             if (result == ProcRead.Vanished) return Gone();
-            if (result == ProcRead.Failed) skipped.Skip(reason!);
-            process.CommandLine = result == ProcRead.Ok && length > 0 ? CommandLineText(_buffer.AsSpan(0, length)) : $"[{process.Command}]";
+            if (result == ProcRead.Failed) skipped.Count(SkipReasons.CmdlineUnreadable, reason!);
+            process.CommandLine = result == ProcRead.Ok && cmdline.Length > 0 ? CommandLineText(cmdline) : $"[{process.Command}]";
         }
         return true;
     }

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Tracelet.Abstractions;
+using Tracelet.Collectors.ProcFiles;
 
 namespace Tracelet.Collectors.Processes;
 
@@ -14,8 +15,8 @@ namespace Tracelet.Collectors.Processes;
 public sealed class ProcessesCollector : CollectorPlugin
 {
     private readonly TimeProvider _time;
-    private readonly int _cpuCount;
-    private readonly SkippedReads _skipped = new();
+    private readonly double _clockTicksPerSecond;
+    private readonly SkipCounter _skipped = new();
     private readonly List<TrackedProcess> _topCpu = [];
     private readonly List<TrackedProcess> _topMemory = [];
     private readonly MetricLabel[] _labels = new MetricLabel[4];
@@ -28,10 +29,10 @@ public sealed class ProcessesCollector : CollectorPlugin
     private double _lastScanMs;
 
     /// <summary>Creates the collector (discovery calls this; it reads nothing).</summary>
-    public ProcessesCollector() : this(TimeProvider.System, Environment.ProcessorCount) { }
+    public ProcessesCollector() : this(TimeProvider.System, ClockTicks.PerSecond) { }
 
-    /// <summary>Creates the collector with a clock and a CPU count, so specs can compute expected ratios.</summary>
-    internal ProcessesCollector(TimeProvider time, int cpuCount) => (_time, _cpuCount) = (time, cpuCount);
+    /// <summary>Creates the collector with a clock and USER_HZ, so specs can compute expected ratios.</summary>
+    internal ProcessesCollector(TimeProvider time, double clockTicksPerSecond) => (_time, _clockTicksPerSecond) = (time, clockTicksPerSecond);
 
     /// <inheritdoc />
     public override PluginMetadata Metadata { get; } = new("processes", "1.0.0", PluginType.Collector)
@@ -47,7 +48,7 @@ public sealed class ProcessesCollector : CollectorPlugin
                 "include": { "type": "array", "items": { "type": "string" }, "description": "regular expressions: only commands matching one are kept" },
                 "exclude": { "type": "array", "items": { "type": "string" }, "description": "regular expressions: commands matching one are left out" },
                 "proc-root": { "type": "string", "minLength": 1, "description": "where procfs is mounted (default /proc)" },
-                "passwd-file": { "type": "string", "minLength": 1, "description": "where user names come from (default /etc/passwd)" }
+                "passwd-file": { "type": "string", "minLength": 1, "description": "a passwd file user names come from instead of the system's user database (getpwuid_r: files, LDAP, SSSD); used anyway when proc-root is not /proc" }
               },
               "additionalProperties": false
             }
@@ -65,8 +66,10 @@ public sealed class ProcessesCollector : CollectorPlugin
         _procRoot = config.GetString("proc-root", _procRoot);
         var include = Patterns(config, "include");
         var exclude = Patterns(config, "exclude");
-        _users = new UserNames(config.GetString("passwd-file", "/etc/passwd"), _time);
-        _scanner = new ProcessScanner(_procRoot, _time, _cpuCount, Environment.SystemPageSize,
+        // The system's user database names the uids of the real /proc; a fixture proc-root gets a passwd file.
+        string? passwd = config.Has("passwd-file") ? config.GetString("passwd-file", "/etc/passwd") : _procRoot == "/proc" ? null : "/etc/passwd";
+        _users = new UserNames(passwd, _time);
+        _scanner = new ProcessScanner(_procRoot, _time, _clockTicksPerSecond, Environment.SystemPageSize,
             command => Matches(include, command, whenEmpty: true) && !Matches(exclude, command, whenEmpty: false));
         return base.InitializeAsync(context, cancellationToken);
     }
@@ -111,6 +114,7 @@ public sealed class ProcessesCollector : CollectorPlugin
             ["state"] = _state,
             ["collections"] = _collections,
             ["processes"] = _scanner?.Seen.Count ?? 0,
+            ["cpus"] = _scanner?.CpuCount ?? 0,
             ["vanished"] = _scanner?.Vanished ?? 0,
             ["last_scan_ms"] = Math.Round(_lastScanMs, 2),
         };

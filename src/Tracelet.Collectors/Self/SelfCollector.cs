@@ -1,5 +1,6 @@
 using Tracelet.Abstractions;
 using Tracelet.Collectors.Processes;
+using Tracelet.Collectors.ProcFiles;
 
 namespace Tracelet.Collectors.Self;
 
@@ -17,8 +18,8 @@ public sealed class SelfCollector : CollectorPlugin
          [new("gc.heap.generation", "loh")], [new("gc.heap.generation", "poh")]];
 
     private readonly TimeProvider _time;
-    private readonly SkippedReads _skipped = new();
-    private readonly byte[] _buffer = new byte[1024];
+    private readonly SkipCounter _skipped = new();
+    private readonly ProcFileReader _reader = new();
     private string _statPath = "/proc/self/stat";
     private long? _lastTimestamp;
     private TimeSpan _lastCpu;
@@ -68,6 +69,7 @@ public sealed class SelfCollector : CollectorPlugin
         if (_lastTimestamp is { } last)
         {
             var elapsed = _time.GetElapsedTime(last, now).TotalSeconds;
+            // A share of the CPUs this process may use (its cgroup quota or affinity, which ProcessorCount follows), not of the host's.
             if (elapsed > 0)
                 writer.Write(SelfMetrics.CpuUtilization, (cpu.TotalTime - _lastCpu).TotalSeconds / elapsed / Environment.ProcessorCount);
         }
@@ -103,16 +105,16 @@ public sealed class SelfCollector : CollectorPlugin
 
     private void WriteThreadCount(ISampleWriter writer)
     {
-        switch (ProcFile.Read(_statPath, _buffer, out var length, out var reason))
+        switch (_reader.TryRead(_statPath, out var line, out var reason))
         {
-            case ProcRead.Ok when ProcStat.TryParse(_buffer.AsSpan(0, length), out var stat):
+            case ProcRead.Ok when ProcStat.TryParse(line, out var stat):
                 writer.Write(SelfMetrics.ThreadCount, stat.Threads);
                 break;
             case ProcRead.Ok:
-                _skipped.Skip($"{_statPath}: malformed stat line");
+                _skipped.Count(SkipReasons.StatMalformed, $"{_statPath}: malformed stat line");
                 break;
             default:
-                _skipped.Skip(reason ?? $"{_statPath}: not found");
+                _skipped.Count(SkipReasons.StatUnreadable, reason ?? $"{_statPath}: not found");
                 break;
         }
     }

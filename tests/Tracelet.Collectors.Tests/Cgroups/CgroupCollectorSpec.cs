@@ -1,5 +1,6 @@
 using Tracelet.Abstractions;
 using Tracelet.Collectors.Cgroups;
+using Tracelet.Collectors.Tests.Fixtures;
 using Tracelet.Testing;
 using Xunit;
 
@@ -116,6 +117,51 @@ public sealed class CgroupCollectorSpec : IDisposable
     }
 
     [Fact]
+    public async Task When_the_node_moves_to_another_cgroup_no_rate_spans_the_two()
+    {
+        WriteHierarchy();
+        _fixture.Write("cgroup/slurm/job_43/cpu.stat", "usage_usec 99000000\nnr_periods 900\nnr_throttled 90\nthrottled_usec 9000000\n");
+        var collector = await StartAsync();
+        await collector.CollectAsync(new RecordingSampleWriter(), CancellationToken.None);
+
+        _fixture.Write("proc/self/cgroup", "0::/slurm/job_43\n");
+        _clock.Advance(TimeSpan.FromSeconds(1));
+        var moved = new RecordingSampleWriter();
+        await collector.CollectAsync(moved, CancellationToken.None);
+
+        _fixture.Write("cgroup/slurm/job_43/cpu.stat", "usage_usec 100000000\nnr_periods 910\nnr_throttled 90\nthrottled_usec 9000000\n");
+        _clock.Advance(TimeSpan.FromSeconds(1));
+        var next = new RecordingSampleWriter();
+        await collector.CollectAsync(next, CancellationToken.None);
+
+        Assert.Empty(moved.Named(CgroupMetrics.CpuUsage));
+        Assert.Equal(99, moved.Value(CgroupMetrics.CpuTime, ("cgroup", "/slurm/job_43")));
+        Assert.Equal(1.0, next.Value(CgroupMetrics.CpuUsage, ("cgroup", "/slurm/job_43")), 9); // 1 s more CPU over 1 s
+        Assert.DoesNotContain("cpu.stat.counter-backwards", ((IReadOnlyDictionary<string, long>)collector.GetStatus()["skipped_by_reason"]!).Keys);
+    }
+
+    [Fact]
+    public async Task At_the_root_cgroup_the_missing_limit_files_are_said_once_in_status_not_counted_as_skips()
+    {
+        _fixture.Write("cgroup/cgroup.controllers", "cpuset cpu io memory pids\n");
+        _fixture.Write("cgroup/cpu.stat", "usage_usec 5000000\nuser_usec 3000000\nsystem_usec 2000000\n");
+        _fixture.Write("proc/self/cgroup", "0::/\n");
+        var collector = await StartAsync();
+        var writer = new RecordingSampleWriter();
+
+        await collector.CollectAsync(writer, CancellationToken.None);
+        _clock.Advance(TimeSpan.FromSeconds(1));
+        await collector.CollectAsync(writer, CancellationToken.None);
+
+        Assert.Equal(5, writer.Named(CgroupMetrics.CpuTime)[0].Value);
+        Assert.Empty(writer.Named(CgroupMetrics.CpuLimit));
+        Assert.Empty(writer.Named(CgroupMetrics.MemoryLimit));
+        var status = collector.GetStatus();
+        Assert.Equal(0L, status["skipped"]);
+        Assert.Equal("/ (root cgroup: no limits)", status["cgroup"]);
+    }
+
+    [Fact]
     public async Task A_missing_file_and_a_malformed_line_skip_only_their_metric_and_are_counted()
     {
         WriteHierarchy();
@@ -132,6 +178,7 @@ public sealed class CgroupCollectorSpec : IDisposable
         Assert.Equal(2.0, writer.Value(CgroupMetrics.CpuLimit, Job));
         var status = collector.GetStatus();
         Assert.Equal(2L, status["skipped"]);
+        Assert.Equal(new SortedDictionary<string, long> { ["file.malformed"] = 1, ["file.unreadable"] = 1 }, status["skipped_by_reason"]);
         Assert.StartsWith("memory.events: file not found", (string)status["last_skip_reason"]!); // read after memory.max
     }
 

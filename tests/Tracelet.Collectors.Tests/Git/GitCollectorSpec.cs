@@ -1,7 +1,7 @@
 using LibGit2Sharp;
 using Tracelet.Abstractions;
 using Tracelet.Collectors.Git;
-using Tracelet.Collectors.Tests.Cgroups;
+using Tracelet.Collectors.Tests.Fixtures;
 using Tracelet.Testing;
 using Xunit;
 

@@ -1,14 +1,17 @@
 using Tracelet.Abstractions;
 using Tracelet.Collectors.Host;
+using Tracelet.Collectors.Tests.Fixtures;
 
 namespace Tracelet.Collectors.Tests.Host;
 
 /// <summary>A proc and sys tree in a temp folder that a spec writes, and a clock it moves by hand.</summary>
 internal sealed class HostFixture : IDisposable
 {
+    private readonly FixtureDirectory _directory = new();
+
     public HostFixture()
     {
-        Root = Directory.CreateTempSubdirectory("tracelet-host-").FullName;
+        Root = _directory.Path;
         Proc = Path.Combine(Root, "proc");
         Sys = Path.Combine(Root, "sys");
         Directory.CreateDirectory(Path.Combine(Proc, "self"));
@@ -22,7 +25,7 @@ internal sealed class HostFixture : IDisposable
     public ManualClock Clock { get; } = new();
 
     /// <summary>Writes a file under proc/ (e.g. "stat", "net/dev").</summary>
-    public void WriteProc(string relative, string text) => File.WriteAllText(Path.Combine(Proc, relative), text);
+    public void WriteProc(string relative, string text) => _directory.Write(Path.Combine("proc", relative), text);
 
     public void DeleteProc(string relative) => File.Delete(Path.Combine(Proc, relative));
 
@@ -35,28 +38,16 @@ internal sealed class HostFixture : IDisposable
     }
 
     /// <summary>A collector of the given groups over this tree; <paramref name="extra"/> is more JSON config members.</summary>
-    public async Task<SystemCollector> StartAsync(string groups, string extra = "")
+    public async Task<SystemCollector> StartAsync(string groups, string extra = "", Func<byte[], StatvfsResult>? statvfs = null)
     {
-        var collector = new SystemCollector(Clock);
+        var collector = statvfs is null ? new SystemCollector(Clock) : new SystemCollector(Clock, statvfs);
         var json = $$"""{ "groups": [{{groups}}], "proc-root": "{{Proc}}", "sys-root": "{{Sys}}"{{(extra.Length > 0 ? ", " + extra : "")}} }""";
         await collector.InitializeAsync(new PluginContext("test", Root, PluginConfig.Parse(json)), CancellationToken.None);
         await collector.StartAsync(CancellationToken.None);
         return collector;
     }
 
-    public void Dispose() => Directory.Delete(Root, recursive: true);
-}
-
-/// <summary>A clock that moves only when told, so a spec knows the elapsed time exactly.</summary>
-internal sealed class ManualClock : TimeProvider
-{
-    private long _ticks = 1_000_000;
-
-    public override long TimestampFrequency => TimeSpan.TicksPerSecond;
-
-    public override long GetTimestamp() => _ticks;
-
-    public void Advance(TimeSpan by) => _ticks += by.Ticks;
+    public void Dispose() => _directory.Dispose();
 }
 
 internal static class SystemCollectorStatus

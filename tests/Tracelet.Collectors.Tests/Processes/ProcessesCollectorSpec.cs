@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Text.RegularExpressions;
 using Tracelet.Abstractions;
 using Tracelet.Collectors.Processes;
-using Tracelet.Collectors.Tests.Cgroups;
+using Tracelet.Collectors.Tests.Fixtures;
 using Tracelet.Testing;
 using Xunit;
 using Xunit.Abstractions;
@@ -28,7 +28,9 @@ public sealed class ProcessesCollectorSpec(ITestOutputHelper output) : IDisposab
     private async Task<ProcessesCollector> StartAsync(string extraConfig = "", int cpuCount = 4, TimeProvider? time = null, string? procRoot = null)
     {
         _fixture.Write("passwd", "root:x:0:0:root:/root:/bin/bash\nalice:x:1000:1000:Alice:/home/alice:/bin/bash\nbroken line\n");
-        var collector = new ProcessesCollector(time ?? _clock, cpuCount);
+        // The host's CPUs, as the collector counts them: one cpuN line each.
+        _fixture.Write("proc/stat", "cpu  1 2 3 4\n" + string.Concat(Enumerable.Range(0, cpuCount).Select(i => $"cpu{i} 1 2 3 4\n")) + "ctxt 5\n");
+        var collector = new ProcessesCollector(time ?? _clock, clockTicksPerSecond: 100);
         var config = PluginConfig.Parse($$"""{ "proc-root": "{{procRoot ?? ProcRoot}}", "passwd-file": "{{Path.Combine(_fixture.Path, "passwd")}}" {{extraConfig}} }""");
         await collector.InitializeAsync(new PluginContext("test-node", _fixture.Path, config), CancellationToken.None);
         return collector;
@@ -147,10 +149,58 @@ public sealed class ProcessesCollectorSpec(ITestOutputHelper output) : IDisposab
     }
 
     [Fact]
+    public async Task Cpu_is_a_share_of_the_cpus_proc_stat_lists_not_of_the_nodes_own_quota()
+    {
+        WriteProcess(100, "python", utime: 1000, rssPages: 1000);
+        var collector = await StartAsync(cpuCount: 16);
+        await collector.CollectAsync(new RecordingSampleWriter(), CancellationToken.None);
+        _clock.Advance(TimeSpan.FromSeconds(1));
+        WriteProcess(100, "python", utime: 1400, rssPages: 1000);
+        var writer = new RecordingSampleWriter();
+
+        await collector.CollectAsync(writer, CancellationToken.None);
+
+        Assert.Equal(0.25, writer.Value(ProcessMetrics.CpuUtilization, Pid(100)), 9); // 4 s of CPU in 1 s over 16 CPUs
+        Assert.Equal(16, collector.GetStatus()["cpus"]);
+    }
+
+    [Fact]
+    public async Task A_uid_unknown_at_first_is_named_once_the_passwd_file_knows_it_a_minute_later()
+    {
+        WriteProcess(7, "daemon", utime: 0, rssPages: 10, uid: 4242);
+        var collector = await StartAsync();
+        var writer = new RecordingSampleWriter();
+        await collector.CollectAsync(writer, CancellationToken.None);
+        Assert.Contains(new MetricLabel("user", "4242"), writer.Named(ProcessMetrics.MemoryUsage).Single().Labels);
+
+        _fixture.Write("passwd", "root:x:0:0:root:/root:/bin/bash\nbob:x:4242:100::/home/bob:/bin/sh\n");
+        WriteProcess(7, "daemon2", utime: 0, rssPages: 10, uid: 4242); // a new command: details are read again
+        _clock.Advance(TimeSpan.FromSeconds(30));
+        writer.Clear();
+        await collector.CollectAsync(writer, CancellationToken.None);
+        Assert.Contains(new MetricLabel("user", "4242"), writer.Named(ProcessMetrics.MemoryUsage).Single().Labels);
+
+        WriteProcess(7, "daemon3", utime: 0, rssPages: 10, uid: 4242);
+        _clock.Advance(TimeSpan.FromSeconds(31));
+        writer.Clear();
+        await collector.CollectAsync(writer, CancellationToken.None);
+        Assert.Contains(new MetricLabel("user", "bob"), writer.Named(ProcessMetrics.MemoryUsage).Single().Labels);
+    }
+
+    [Fact]
+    public void On_this_machine_the_system_user_database_names_uid_0_root()
+    {
+        var users = new UserNames(passwdFile: null, _clock);
+
+        Assert.Equal("root", users.NameOf(0));
+        Assert.Null(users.LoadError);
+    }
+
+    [Fact]
     public async Task On_this_machine_the_test_process_is_listed_with_its_rss_and_threads()
     {
         var command = File.ReadAllText("/proc/self/comm").Trim();
-        var collector = await StartAsync($$""", "top-n": 100, "include": ["^{{Regex.Escape(command)}}$"] """, time: TimeProvider.System, cpuCount: Environment.ProcessorCount, procRoot: "/proc");
+        var collector = await StartAsync($$""", "top-n": 100, "include": ["^{{Regex.Escape(command)}}$"] """, time: TimeProvider.System, procRoot: "/proc");
         var writer = new RecordingSampleWriter();
 
         await collector.CollectAsync(writer, CancellationToken.None);
@@ -165,17 +215,21 @@ public sealed class ProcessesCollectorSpec(ITestOutputHelper output) : IDisposab
     [Fact]
     public async Task On_this_machine_the_test_process_is_in_the_top_n_by_cpu_while_it_burns_cpu()
     {
-        var collector = await StartAsync(""", "top-n": 10 """, time: TimeProvider.System, cpuCount: Environment.ProcessorCount, procRoot: "/proc");
+        var collector = await StartAsync(""", "top-n": 10 """, time: TimeProvider.System, procRoot: "/proc");
+        var wall = Stopwatch.StartNew();
         await collector.CollectAsync(new RecordingSampleWriter(), CancellationToken.None);
         Burn(TimeSpan.FromMilliseconds(700));
         var writer = new RecordingSampleWriter();
 
         await collector.CollectAsync(writer, CancellationToken.None);
+        wall.Stop();
 
         var cpu = writer.Value(ProcessMetrics.CpuUtilization, Pid(Environment.ProcessId));
         var status = collector.GetStatus();
-        output.WriteLine($"scanned {status["processes"]} processes in {status["last_scan_ms"]} ms");
-        Assert.InRange(cpu, 0.01, 1.0);
+        var cpus = (int)status["cpus"]!;
+        output.WriteLine($"scanned {status["processes"]} processes in {status["last_scan_ms"]} ms, {cpus} CPUs, {wall.Elapsed.TotalSeconds:F2} s");
+        // At least 0.7 s of CPU (less a tick either side) within the measured wall time, on all of the host's CPUs.
+        Assert.InRange(cpu, 0.68 / wall.Elapsed.TotalSeconds / cpus, 1.0);
     }
 
     /// <summary>Spins until this process has used <paramref name="cpu"/> of CPU time (not wall time: the machine is shared).</summary>

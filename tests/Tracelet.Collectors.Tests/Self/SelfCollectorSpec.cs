@@ -1,6 +1,6 @@
 using Tracelet.Abstractions;
 using Tracelet.Collectors.Self;
-using Tracelet.Collectors.Tests.Cgroups;
+using Tracelet.Collectors.Tests.Fixtures;
 using Tracelet.Testing;
 using Xunit;
 

@@ -1,4 +1,4 @@
-namespace Tracelet.Collectors.Tests.Cgroups;
+namespace Tracelet.Collectors.Tests.Fixtures;
 
 /// <summary>A temporary folder for fixture trees (a cgroup hierarchy, a procfs, a repository), deleted after the spec.</summary>
 internal sealed class FixtureDirectory : IDisposable

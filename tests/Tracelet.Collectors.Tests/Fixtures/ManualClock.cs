@@ -1,4 +1,4 @@
-namespace Tracelet.Collectors.Tests.Cgroups;
+namespace Tracelet.Collectors.Tests.Fixtures;
 
 /// <summary>A clock the spec moves by hand, so that rates over "elapsed time" can be computed exactly.</summary>
 internal sealed class ManualClock : TimeProvider

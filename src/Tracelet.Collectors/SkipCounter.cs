@@ -1,8 +1,9 @@
-namespace Tracelet.Collectors.Host;
+namespace Tracelet.Collectors;
 
 /// <summary>
-/// What the system collector left out and why, for its status: counts per "group.reason"
-/// (e.g. <c>disk.counter-reset</c>) and the last error's text.
+/// What a host collector left out and why, for its status: counts per short reason
+/// (e.g. <c>disk.counter-reset</c>, <c>stat.malformed</c>) and the last skip's detail text.
+/// Bad input is reported here, never thrown.
 /// </summary>
 internal sealed class SkipCounter
 {
@@ -27,6 +28,14 @@ internal sealed class SkipCounter
     {
         Count(reason);
         LastError = error;
+    }
+
+    /// <summary>Adds <c>skipped</c> (the total), <c>skipped_by_reason</c> and <c>last_skip_reason</c> (the detail) to a status map.</summary>
+    public void AddTo(IDictionary<string, object?> status)
+    {
+        status["skipped"] = Total;
+        status["skipped_by_reason"] = Snapshot();
+        status["last_skip_reason"] = LastError;
     }
 
     /// <summary>A copy of the counts, for status (read on the same thread, after a collection).</summary>
