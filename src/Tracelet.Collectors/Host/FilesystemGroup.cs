@@ -7,7 +7,7 @@ namespace Tracelet.Collectors.Host;
 /// filesystems are excluded by type before any call, a filesystem of zero blocks is left out as df
 /// does, and statvfs runs under a timeout (<see cref="StatvfsGuard"/>) so a hung mount stalls nothing.
 /// </summary>
-internal sealed class FilesystemGroup : MetricGroup
+internal sealed class FilesystemGroup : MetricGroup, IDisposable
 {
     private const string Malformed = "filesystem.malformed";
     private const string StatFailed = "filesystem.statvfs-failed";
@@ -96,4 +96,7 @@ internal sealed class FilesystemGroup : MetricGroup
             Write(writer, SystemMetrics.FilesystemInodesUsage, space.FreeInodes, mount.Free);
         }
     }
+
+    /// <inheritdoc />
+    public void Dispose() => _guard.Dispose();
 }

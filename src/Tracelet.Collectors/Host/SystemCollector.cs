@@ -84,6 +84,15 @@ public sealed class SystemCollector : CollectorPlugin
     }
 
     /// <inheritdoc />
+    public override ValueTask StopAsync(CancellationToken cancellationToken)
+    {
+        // The filesystem group's statvfs worker thread ends with the collector.
+        foreach (var group in _groups)
+            if (group is IDisposable disposable) disposable.Dispose();
+        return base.StopAsync(cancellationToken);
+    }
+
+    /// <inheritdoc />
     public override async ValueTask CollectAsync(ISampleWriter writer, CancellationToken cancellationToken)
     {
         var sample = ++_collections;
