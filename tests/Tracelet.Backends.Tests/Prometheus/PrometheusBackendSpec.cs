@@ -185,6 +185,27 @@ public sealed class PrometheusBackendSpec : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Metric_names_beyond_max_families_are_refused_and_counted_even_after_older_names_expire()
+    {
+        await _backend.StopAsync(CancellationToken.None);
+        var backend = new PrometheusBackend(_clock);
+        await backend.InitializeAsync(new PluginContext(_nodeId, Path.GetTempPath(), PluginConfig.Parse("""{ "max-families": 2, "stale-after": "1m" }""")), CancellationToken.None);
+
+        await backend.WriteAsync(new MetricBatch("n1", "train", [Sample("epoch1.loss", 1), Sample("epoch2.loss", 2)]), CancellationToken.None);
+        _clock.Advance(TimeSpan.FromMinutes(2)); // both series expire; their families cannot be removed from the registry
+        await backend.Exposition.ToTextAsync();
+        await backend.WriteAsync(new MetricBatch("n1", "train", [Sample("epoch3.loss", 3), Sample("epoch1.loss", 4)]), CancellationToken.None);
+
+        var text = await backend.Exposition.ToTextAsync();
+        Assert.Contains("epoch1_loss{node=\"n1\",source=\"gpu\"} 4", text); // a known name comes back
+        Assert.DoesNotContain("epoch2_loss{", text); // expired: its family prints only HELP and TYPE
+        Assert.DoesNotContain("epoch3_loss", text);
+        Assert.Equal(1L, backend.GetStatus()["families_refused"]);
+        Assert.Equal(2, backend.GetStatus()["families"]);
+        Assert.Contains("max-families", ((Dictionary<string, string>)backend.GetStatus()["problems"]!)["max_families"]);
+    }
+
+    [Fact]
     public async Task Series_beyond_max_series_are_refused_and_counted()
     {
         await _backend.StopAsync(CancellationToken.None);
