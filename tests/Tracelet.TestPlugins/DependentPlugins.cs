@@ -36,6 +36,6 @@ public static class TestPluginNames
     public static ImmutableArray<string> All { get; } =
     [
         BrokenSchemaPlugin.PluginName, "chain-a", "chain-b", "chain-c", "needs-ghost", "ring-a", "ring-b", "ring-c",
-        CountingCollector.PluginName, EchoBackend.PluginName, NativeMissingCollector.PluginName, ThrowingCollector.PluginName,
+        CountingCollector.PluginName, EchoBackend.PluginName, NativeMissingCollector.PluginName, SlowReleaseCollector.PluginName, ThrowingCollector.PluginName,
     ];
 }
