@@ -1,7 +1,7 @@
-using Tracelet.Collectors.ProcFiles;
 using System.Collections.Immutable;
 using System.Globalization;
 using Tracelet.Abstractions;
+using Tracelet.Collectors.ProcFiles;
 
 namespace Tracelet.Collectors.Host;
 

@@ -1,5 +1,5 @@
-using Tracelet.Collectors.ProcFiles;
 using Tracelet.Abstractions;
+using Tracelet.Collectors.ProcFiles;
 
 namespace Tracelet.Collectors.Host;
 

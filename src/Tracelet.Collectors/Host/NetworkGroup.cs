@@ -1,6 +1,6 @@
-using Tracelet.Collectors.ProcFiles;
 using System.Collections.Immutable;
 using Tracelet.Abstractions;
+using Tracelet.Collectors.ProcFiles;
 
 namespace Tracelet.Collectors.Host;
 

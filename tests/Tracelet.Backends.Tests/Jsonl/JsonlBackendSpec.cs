@@ -1,9 +1,9 @@
-using Xunit;
 using System.Collections.Immutable;
 using System.IO.Compression;
 using System.Text.Json;
 using Tracelet.Abstractions;
 using Tracelet.Backends.Jsonl;
+using Xunit;
 
 namespace Tracelet.Backends.Tests.Jsonl;
 

@@ -1,6 +1,6 @@
-using Xunit;
 using System.IO.Compression;
 using System.Text.Json;
+using Xunit;
 
 namespace Tracelet.Backends.Tests.Jsonl;
 
