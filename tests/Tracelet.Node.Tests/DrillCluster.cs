@@ -115,8 +115,16 @@ public sealed class DrillCluster : IAsyncDisposable
         throw new TimeoutException($"{id}'s /status/cluster never matched within {timeout}. Last view: {last?.ToString() ?? "(none)"}\n{id}'s output:\n{_nodes[id].Tail(60)}");
     }
 
-    public static JsonElement? Member(JsonElement view, string node) =>
-        view.GetProperty("nodes").EnumerateArray().Where(n => n.GetProperty("node").GetString() == node).Select(n => (JsonElement?)n).FirstOrDefault();
+    /// <summary>
+    /// A node's entry in the view: the reachable one when a restarted node is listed next to its old,
+    /// unreachable incarnation (same node id, new address uid), else the last one listed.
+    /// </summary>
+    public static JsonElement? Member(JsonElement view, string node)
+    {
+        var entries = view.GetProperty("nodes").EnumerateArray().Where(n => n.GetProperty("node").GetString() == node).ToList();
+        if (entries.Count == 0) return null;
+        return entries.Where(e => e.GetProperty("reachable").GetBoolean()).Select(e => (JsonElement?)e).FirstOrDefault() ?? entries[^1];
+    }
 
     public static string? PluginState(JsonElement member, string plugin) =>
         member.GetProperty("plugins").EnumerateArray().Where(p => p.GetProperty("name").GetString() == plugin)
@@ -209,8 +217,12 @@ public sealed class DrillCluster : IAsyncDisposable
                 {{EchoBackend.PluginName}} { enabled = {{(producer ? "off" : "on")}}, pipeline { overflow = drop-oldest, buffer-samples = {{EchoBufferSamples}}, window-samples = 100 } }
               }
             }
-            # Decide quickly once a node is unreachable: the drills wait for the resolver.
-            akka.cluster.split-brain-resolver.stable-after = 5s
+            # The role files' split-brain resolver (keep-majority), deciding sooner: the drills wait for it.
+            akka.cluster {
+              downing-provider-class = "Akka.Cluster.SBR.SplitBrainResolverProvider, Akka.Cluster"
+              split-brain-resolver { active-strategy = keep-majority, stable-after = 5s, down-all-when-unstable = on }
+              run-coordinated-shutdown-when-down = on
+            }
             """;
     }
 }
