@@ -20,6 +20,6 @@ root.SetAction(async (parse, ct) =>
         return NodeExitCode.ConfigurationError;
     }
     await app.RunAsync();
-    return NodeExitCode.AfterStop(app.Services.GetService<Akka.Actor.ActorSystem>(), Environment.ExitCode);
+    return NodeExitCode.AfterStop(Environment.ExitCode);
 });
 return await root.Parse(args).InvokeAsync();
