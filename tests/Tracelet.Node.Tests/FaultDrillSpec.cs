@@ -156,7 +156,15 @@ public sealed class FaultDrillSpec(ITestOutputHelper output)
 
         clock.Restart();
         cluster[DrillCluster.Producer].Resume();
-        var code = await cluster[DrillCluster.Producer].WaitForExitAsync(TimeSpan.FromSeconds(90));
+        int code;
+        try
+        {
+            code = await cluster[DrillCluster.Producer].WaitForExitAsync(TimeSpan.FromSeconds(120));
+        }
+        catch (OperationCanceledException)
+        {
+            throw new TimeoutException($"{DrillCluster.Producer} was downed but had not exited 120 s after it resumed:\n{cluster[DrillCluster.Producer].Tail(80)}");
+        }
         output.WriteLine($"{DrillCluster.Producer} exited with {code} {clock.ElapsedMilliseconds} ms after it resumed");
         Assert.True(code == 3, $"a downed node should exit with 3 (downed by the cluster), got {code}:\n{cluster[DrillCluster.Producer].Tail(40)}");
 
