@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net.Http.Headers;
 using System.Text.Json;
 using Tracelet.Testing;
+using Tracelet.DrillPlugins;
 using Tracelet.TestPlugins;
 
 namespace Tracelet.Node.Tests;
@@ -33,9 +34,12 @@ public sealed class DrillCluster : IAsyncDisposable
     {
         Root = Directory.CreateTempSubdirectory($"tracelet-drill-{name}-").FullName;
         var plugins = Directory.CreateDirectory(Path.Combine(Root, "plugins")).FullName;
-        var testPlugins = Path.Combine(AppContext.BaseDirectory, "Tracelet.TestPlugins.dll");
-        if (!File.Exists(testPlugins)) throw new FileNotFoundException($"the build should have put Tracelet.TestPlugins.dll next to the tests at {testPlugins}");
-        File.Copy(testPlugins, Path.Combine(plugins, "Tracelet.TestPlugins.dll"));
+        foreach (var assembly in new[] { "Tracelet.TestPlugins.dll", "Tracelet.DrillPlugins.dll" })
+        {
+            var built = Path.Combine(AppContext.BaseDirectory, assembly);
+            if (!File.Exists(built)) throw new FileNotFoundException($"the build should have put {assembly} next to the tests at {built}");
+            File.Copy(built, Path.Combine(plugins, assembly));
+        }
         foreach (var id in NodeIds) _ports[id] = (NodeBuild.FreeLoopbackPort(), NodeBuild.FreeLoopbackPort());
         foreach (var id in NodeIds)
         {

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Tracelet.Cli;
+using Tracelet.DrillPlugins;
 using Tracelet.TestPlugins;
 using Xunit;
 using Xunit.Abstractions;

@@ -8,7 +8,7 @@ namespace Tracelet.Bench.Cluster;
 
 /// <summary>
 /// `cluster`: N real node processes on 127.0.0.1 (default 5), each with about 40 plugins (built-ins,
-/// Tracelet.TestPlugins and its fifteen filler collectors). Measures SIGKILL of one node until a
+/// Tracelet.TestPlugins, and Tracelet.DrillPlugins with its fifteen filler collectors). Measures SIGKILL of one node until a
 /// survivor's GET /status/cluster shows it unreachable (baseline: Akka's failure detector bound,
 /// heartbeat-interval + acceptable-heartbeat-pause), GET /status/cluster latency with that node down
 /// (baseline: GET /healthz on the same node), and restart until all its enabled plugins are active in
@@ -37,9 +37,12 @@ internal sealed class ClusterBenchmark : IBenchmark
         var queries = Math.Clamp(parse.GetValue(_queries), 10, 5000);
         var root = context.CreateTempDirectory("cluster");
         var plugins = Directory.CreateDirectory(Path.Combine(root, "plugins")).FullName;
-        var testPlugins = Path.Combine(AppContext.BaseDirectory, "Tracelet.TestPlugins.dll");
-        if (!File.Exists(testPlugins)) throw new FileNotFoundException($"Tracelet.TestPlugins.dll is missing next to the bench at {testPlugins}");
-        File.Copy(testPlugins, Path.Combine(plugins, "Tracelet.TestPlugins.dll"));
+        foreach (var assembly in new[] { "Tracelet.TestPlugins.dll", "Tracelet.DrillPlugins.dll" })
+        {
+            var built = Path.Combine(AppContext.BaseDirectory, assembly);
+            if (!File.Exists(built)) throw new FileNotFoundException($"{assembly} is missing next to the bench at {built}");
+            File.Copy(built, Path.Combine(plugins, assembly));
+        }
         var ids = Enumerable.Range(1, count).Select(i => $"bench-{i}").ToArray();
         var ports = ids.ToDictionary(id => id, _ => (Cluster: NodeBuild.FreeLoopbackPort(), Http: NodeBuild.FreeLoopbackPort()));
         var nodes = new Dictionary<string, NodeProcess>();

@@ -1,6 +1,6 @@
 using Tracelet.Abstractions;
 
-namespace Tracelet.TestPlugins;
+namespace Tracelet.DrillPlugins;
 
 /// <summary>
 /// A collector that writes one sample per interval: fifteen of them (plugins are singletons by name)

@@ -1,6 +1,6 @@
 using Tracelet.Abstractions;
 
-namespace Tracelet.TestPlugins;
+namespace Tracelet.DrillPlugins;
 
 /// <summary>
 /// Writes <c>drill.seq</c> with values 1, 2, 3… (<c>per-tick</c> of them per collection), labelled with
