@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Tracelet.Bench;
+using Tracelet.Bench.Cluster;
 using Tracelet.Bench.Collectors;
 using Tracelet.Bench.Nvml;
 using Tracelet.Bench.Pipeline;
@@ -20,6 +21,7 @@ IBenchmark[] benchmarks =
     new SqlBenchmark(),
     new PrometheusBenchmark(),
     new CollectorsBenchmark(),
+    new ClusterBenchmark(),
 ];
 
 var root = new RootCommand("Tracelet benchmarks: runs one named benchmark and prints its figures beside baselines measured in the same run.");

@@ -35,6 +35,7 @@ internal sealed class NodeHost
                 .WithClustering(new ClusterOptions { SeedNodes = [.. node.SeedNodes], Roles = [.. node.Roles] })
                 .WithTracelet(config, settings, environment)
                 .WithTraceletClusterStatus(config, settings, node.HttpUrl);
+            akka.AddStartup((system, _) => NodeExitCode.Watch(system));
             if (node.SeedNodes.IsEmpty)
             {
                 // No seeds: a single-node cluster that joins itself.

@@ -1,7 +1,8 @@
 using Tracelet.Actors.Configuration;
 using Tracelet.Node;
 
-// Exit codes: 0 clean stop, 2 configuration error (the message names file, line and key).
+// Exit codes (NodeExitCode): 0 clean stop, 2 configuration error (the message names file, line and key),
+// 3 downed by the cluster (split-brain resolver); anything else is an unexpected failure.
 var root = NodeCommandLine.CreateRootCommand();
 root.SetAction(async (parse, ct) =>
 {
@@ -16,9 +17,9 @@ root.SetAction(async (parse, ct) =>
     catch (TraceletConfigException e)
     {
         await Console.Error.WriteLineAsync($"tracelet: configuration error: {e.Message}");
-        return 2;
+        return NodeExitCode.ConfigurationError;
     }
     await app.RunAsync();
-    return Environment.ExitCode;
+    return NodeExitCode.AfterStop(Environment.ExitCode);
 });
 return await root.Parse(args).InvokeAsync();

@@ -177,6 +177,18 @@ public sealed class NodeProcess : IAsyncDisposable
         kill.WaitForExit();
     }
 
+    /// <summary>SIGSTOP: the process freezes (no heartbeats, no answers) as a hung or cut-off machine does.</summary>
+    public void Pause() => Signal("-STOP");
+
+    /// <summary>SIGCONT after <see cref="Pause"/>.</summary>
+    public void Resume() => Signal("-CONT");
+
+    private void Signal(string signal)
+    {
+        using var kill = Process.Start("kill", [signal, _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        kill.WaitForExit();
+    }
+
     /// <summary>Waits for the node to exit (and its output to be drained); returns the exit code.</summary>
     public async Task<int> WaitForExitAsync(TimeSpan timeout)
     {

@@ -206,16 +206,28 @@ public sealed class ClusterStatusActor : ReceiveActor, IWithTimers
 
     private void Handle(IMemberEvent e)
     {
-        var reachable = !_members.TryGetValue(e.Member.Address, out var known) || known.Reachable;
+        var uid = e.Member.UniqueAddress.Uid;
+        var known = _members.GetValueOrDefault(e.Member.Address);
+        // A restarted node comes back on the same address with a new uid: its old incarnation's
+        // unreachable flag and removal are not its own. A late event about the old one is ignored.
+        if (known is not null && known.Uid != uid)
+        {
+            if (e is MemberRemoved or MemberExited && known.Status != MemberStatus.Removed) return;
+            known = null;
+        }
+        var reachable = known is null || known.Reachable;
         DateTimeOffset? goneAt = e is MemberRemoved or MemberExited ? DateTimeOffset.UtcNow : known?.GoneAt;
-        _members[e.Member.Address] = new MemberInfo(e.Member.Status, reachable && e is not MemberRemoved, goneAt, [.. e.Member.Roles.Order(StringComparer.Ordinal)]);
+        _members[e.Member.Address] = new MemberInfo(e.Member.Status, reachable && e is not MemberRemoved, goneAt, [.. e.Member.Roles.Order(StringComparer.Ordinal)], uid);
     }
 
     private void SetReachable(Member member, bool reachable)
     {
-        _members[member.Address] = _members.TryGetValue(member.Address, out var known)
+        var uid = member.UniqueAddress.Uid;
+        if (_members.TryGetValue(member.Address, out var known) && known.Uid != uid && known.Status != MemberStatus.Removed)
+            return; // about an incarnation that another one at this address has replaced
+        _members[member.Address] = known is not null && known.Uid == uid
             ? known with { Reachable = reachable }
-            : new MemberInfo(member.Status, reachable, null, [.. member.Roles.Order(StringComparer.Ordinal)]);
+            : new MemberInfo(member.Status, reachable, null, [.. member.Roles.Order(StringComparer.Ordinal)], uid);
     }
 
     private void Forget()
@@ -398,7 +410,7 @@ public sealed class ClusterStatusActor : ReceiveActor, IWithTimers
 
     private sealed record NodeEntry(NodeStatusUpdate Update, Address? Address, DateTimeOffset ReceivedAt);
 
-    private sealed record MemberInfo(MemberStatus Status, bool Reachable, DateTimeOffset? GoneAt, ImmutableArray<string> Roles);
+    private sealed record MemberInfo(MemberStatus Status, bool Reachable, DateTimeOffset? GoneAt, ImmutableArray<string> Roles, long Uid = 0);
 
     private sealed class LinkAggregate
     {
