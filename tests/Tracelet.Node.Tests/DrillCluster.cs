@@ -2,8 +2,8 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Headers;
 using System.Text.Json;
-using Tracelet.Testing;
 using Tracelet.DrillPlugins;
+using Tracelet.Testing;
 using Tracelet.TestPlugins;
 
 namespace Tracelet.Node.Tests;
