@@ -192,8 +192,7 @@ internal sealed class PostgresMetricStore(SqlStoreOptions options) : IMetricStor
         find.Parameters.Add(new NpgsqlParameter("o", NpgsqlDbType.Text) { Value = (object?)node ?? DBNull.Value });
         await using var reader = await find.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-            result.Add(new StoredSeries(reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetString(3),
-                SeriesText.ParseType(reader.GetString(4)), SeriesText.ParseLabels(reader.GetString(5))));
+            result.Add(SeriesText.ReadSeries(reader));
         return result;
     }
 

@@ -65,6 +65,10 @@ internal static class SeriesText
 {
     private static readonly JsonWriterOptions Writer = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
+    /// <summary>One row of <c>SELECT id, name, node, source, type, labels FROM series</c>, in either store.</summary>
+    public static StoredSeries ReadSeries(System.Data.Common.DbDataReader row) =>
+        new(row.GetInt64(0), row.GetString(1), row.GetString(2), row.GetString(3), ParseType(row.GetString(4)), ParseLabels(row.GetString(5)));
+
     private static readonly Dictionary<MetricType, string> TypeNames = Enum.GetValues<MetricType>().ToDictionary(t => t, t => t.ToString().ToLowerInvariant());
 
     public static string TypeName(MetricType type) => TypeNames.TryGetValue(type, out var name) ? name : type.ToString().ToLowerInvariant();
