@@ -316,14 +316,21 @@ public sealed class ClusterStatusActor : ReceiveActor, IWithTimers
 
     private void Handle(ControlPlugin command)
     {
-        var self = Self;
-        Run(_manager, _nodeId, command, _settings.ControlTimeout)
-            .ContinueWith(t =>
-            {
-                self.Tell(PollTick.Instance); // publish the new state now rather than at the next tick
-                return t.Result;
-            }, TaskScheduler.Default)
-            .PipeTo(Sender);
+        RunAndRefresh(Self, Run(_manager, _nodeId, command, _settings.ControlTimeout)).PipeTo(Sender);
+    }
+
+    private static async Task<PluginControlResult> RunAndRefresh(IActorRef self, Task<PluginControlResult> run)
+    {
+        var result = await run.ConfigureAwait(false);
+        self.Tell(PollTick.Instance); // publish the new state now rather than at the next tick
+        return result;
+    }
+
+    private static async Task<PluginControlResults> Gather(IActorRef self, List<Task<PluginControlResult>> tasks, bool refresh)
+    {
+        var results = await Task.WhenAll(tasks).ConfigureAwait(false);
+        if (refresh) self.Tell(PollTick.Instance);
+        return new PluginControlResults([.. results], null);
     }
 
     private void Handle(ControlPluginInCluster command)
@@ -360,12 +367,7 @@ public sealed class ClusterStatusActor : ReceiveActor, IWithTimers
                     $"node {node} is unreachable (last seen {e.ReceivedAt:O})", TimedOut: true));
             return AskRemote(Context.ActorSelection($"{e.Update.Address}/user/{Name}"), node, message, timeout);
         }).ToList();
-        var self = Self;
-        Task.WhenAll(tasks).ContinueWith(t =>
-        {
-            if (targets.Any(e => e.Update.NodeId == _nodeId)) self.Tell(PollTick.Instance);
-            return new PluginControlResults([.. t.Result], null);
-        }, TaskScheduler.Default).PipeTo(Sender);
+        Gather(Self, tasks, refresh: targets.Any(e => e.Update.NodeId == _nodeId)).PipeTo(Sender);
     }
 
     private static async Task<PluginControlResult> AskRemote(ActorSelection target, string node, ControlPlugin message, TimeSpan timeout)

@@ -125,7 +125,7 @@ internal sealed class StatvfsGuard(Func<byte[], StatvfsResult> statvfs, TimeSpan
         {
             while (true)
             {
-                _go.Wait();
+                _go.Wait(); // this worker's own thread, never an actor's: it idles here between collections
                 if (_job is { } job && _calling)
                 {
                     for (var i = 0; i < _mounts.Count && !_retired; i++)
