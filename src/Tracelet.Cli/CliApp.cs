@@ -56,5 +56,11 @@ public static class CliApp
             await environment.Error.WriteLineAsync("interrupted");
             return ExitCodes.UsageOrConnection;
         }
+        catch (Exception e) when (e is InvalidOperationException or NullReferenceException or ArgumentException or IOException or System.Text.Json.JsonException or KeyNotFoundException)
+        {
+            // An answer of an unexpected shape (or cut off): a connection-level problem for scripts, never a crash.
+            await environment.Error.WriteLineAsync($"error: the node's answer could not be read: {e.Message}");
+            return ExitCodes.UsageOrConnection;
+        }
     }
 }

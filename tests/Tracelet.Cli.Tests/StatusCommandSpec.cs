@@ -207,4 +207,17 @@ public sealed class StatusCommandSpec : IDisposable
         Assert.True(run.ExitCode == 2, run.ToString());
         Assert.Contains("cannot read", run.Err);
     }
+
+    [Theory]
+    [InlineData("""{ "node": "a", "nodes": null }""")]
+    [InlineData("""{ "node": "a", "nodes": [ { "node": "a", "plugins": null } ] }""")]
+    [InlineData("""[1, 2, 3]""")]
+    public async Task Status_of_json_of_an_unexpected_shape_exits_2_without_crashing(string body)
+    {
+        _node.On("GET /status/cluster", 200, body);
+
+        var run = await CliRun.RunAsync("status", "--url", _node.Url);
+
+        Assert.True(run.ExitCode == 2, run.ToString());
+    }
 }

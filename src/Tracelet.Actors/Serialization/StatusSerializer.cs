@@ -105,7 +105,7 @@ public sealed class StatusSerializer : SerializerWithStringManifest
             if (r.BaseStream.Position != bytes.Length) throw new SerializationException($"{nameof(StatusSerializer)}: {bytes.Length - r.BaseStream.Position} trailing bytes after '{manifest}'");
             return result;
         }
-        catch (Exception e) when (e is EndOfStreamException or FormatException or ArgumentException or OverflowException)
+        catch (Exception e) when (e is EndOfStreamException or IOException or FormatException or ArgumentException or OverflowException)
         {
             throw new SerializationException($"{nameof(StatusSerializer)}: '{manifest}' payload is corrupt: {e.Message}", e);
         }

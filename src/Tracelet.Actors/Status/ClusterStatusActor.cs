@@ -66,6 +66,7 @@ public sealed class ClusterStatusActor : ReceiveActor, IWithTimers
         Receive<UnreachableMember>(e => SetReachable(e.Member, false));
         Receive<ReachableMember>(e => SetReachable(e.Member, true));
         Receive<SubscribeAck>(_ => { });
+        Receive<Akka.Actor.Status.Failure>(_ => _polling = false); // a poll that faulted after all: poll again next tick
     }
 
     /// <inheritdoc />
@@ -124,9 +125,11 @@ public sealed class ClusterStatusActor : ReceiveActor, IWithTimers
         {
             return await actor.Ask<T>(message, timeout).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is AskTimeoutException or TaskCanceledException)
+        catch (Exception)
         {
-            return null; // the last known value stays in the view
+            // A timeout, or any other fault (a failure reply): the last known value stays in the view,
+            // and the poll always completes, so the node never stops publishing.
+            return null;
         }
     }
 
@@ -151,13 +154,18 @@ public sealed class ClusterStatusActor : ReceiveActor, IWithTimers
         if (status.Plugins.Count > _settings.MaxPlugins)
             _log.Warning("Cluster status: {0} plugins on this node, only the first {1} (tracelet.status.max-plugins) are published", status.Plugins.Count, _settings.MaxPlugins);
         return [.. status.Plugins.Take(_settings.MaxPlugins).Select(p => new PluginSummary(
-            p.Key, p.Value.Type, p.Value.Version, p.Value.State, p.Value.Error, p.Value.Restarts, p.Value.LastTransition, Produced(p.Value)))];
+            p.Key, p.Value.Type, p.Value.Version, p.Value.State, Cut(p.Value.Error), p.Value.Restarts, p.Value.LastTransition, Produced(p.Value)))];
     }
 
     private static long Produced(PluginStatusEntry entry) =>
         entry.Runtime is { } runtime && runtime.TryGetValue("samples_produced", out var value) && value is IConvertible c
             ? c.ToInt64(System.Globalization.CultureInfo.InvariantCulture)
             : 0;
+
+    /// <summary>An update must fit a remote frame (128 kB) with 256 plugins: long error texts are cut.</summary>
+    private static string? Cut(string? error) => error is { Length: > MaxErrorLength } ? error[..MaxErrorLength] + "…" : error;
+
+    private const int MaxErrorLength = 512;
 
     private ImmutableArray<LinkSummary> Summarize(CurrentPipelineStatus pipeline) =>
         [.. pipeline.Links.Take(_settings.MaxLinks).Select(l => new LinkSummary(
@@ -380,6 +388,11 @@ public sealed class ClusterStatusActor : ReceiveActor, IWithTimers
         {
             return new PluginControlResult(node, message.Plugin, false, null, $"node {node} did not answer within {timeout.TotalSeconds:0.#}s", TimedOut: true);
         }
+        catch (Exception e)
+        {
+            // One node's odd answer must not lose the other nodes' results.
+            return new PluginControlResult(node, message.Plugin, false, null, $"node {node} answered with a failure: {e.Message}");
+        }
     }
 
     /// <summary>Runs the command on a local PluginManager, which persists the transition as it does for any command.</summary>
@@ -403,6 +416,10 @@ public sealed class ClusterStatusActor : ReceiveActor, IWithTimers
         catch (Exception e) when (e is AskTimeoutException or TaskCanceledException)
         {
             return new PluginControlResult(node, command.Plugin, false, null, $"the PluginManager on {node} did not answer within {timeout.TotalSeconds:0.#}s", TimedOut: true);
+        }
+        catch (Exception e)
+        {
+            return new PluginControlResult(node, command.Plugin, false, null, $"the PluginManager on {node} failed: {e.Message}");
         }
     }
 

@@ -39,13 +39,18 @@ internal sealed partial class CommonOptions
     public Ansi Ansi(ParseResult result) => new(Environment.UseAnsi && !(result.GetResult(Json) is not null && result.GetValue(Json)));
 
     /// <summary>The node client for --url (or an explicit URL), TRACELET_URL, or the default.</summary>
-    public NodeClient Client(ParseResult result, string? urlOverride = null)
+    /// <param name="commandTimeout">
+    /// The wait when --timeout is not given: commands that change plugins wait as long as the node
+    /// does (60 s), so that a slow restart is not reported as a connection error and retried twice.
+    /// </param>
+    public NodeClient Client(ParseResult result, string? urlOverride = null, TimeSpan? commandTimeout = null)
     {
         var url = urlOverride ?? result.GetValue(Url) ?? Environment.Get("TRACELET_URL") ?? CliEnvironment.DefaultUrl;
         url = NormalizeUrl(url) ?? throw new CliFailureException(ExitCodes.UsageOrConnection,
             $"'{url}' is not a node URL (expected e.g. {CliEnvironment.DefaultUrl})");
         var token = result.GetValue(Token) ?? Environment.Get("TRACELET_HTTP_TOKEN");
-        return new NodeClient(url, token, result.GetValue(Timeout));
+        var timeout = commandTimeout is { } wait && result.GetResult(Timeout) is null or { Implicit: true } ? wait : result.GetValue(Timeout);
+        return new NodeClient(url, token, timeout);
     }
 
     /// <summary>An http(s) URL as given, or host:port with http:// added; null when it is neither.</summary>

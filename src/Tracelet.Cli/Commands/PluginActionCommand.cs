@@ -9,6 +9,9 @@ namespace Tracelet.Cli.Commands;
 /// <summary><c>tracelet plugin start|stop|restart NAME [--node ID | --all]</c>: POST /plugins/{name}/{action}.</summary>
 internal static class PluginActionCommand
 {
+    /// <summary>A node waits up to 60 s for its PluginManager (routed commands 35 s): wait a little longer.</summary>
+    private static readonly TimeSpan PluginCommandTimeout = TimeSpan.FromSeconds(65);
+
     public static Command Create(CommonOptions common)
     {
         var plugin = new Command("plugin", "Start, stop or restart a plugin on the node, on another node (--node) or on every node (--all).");
@@ -32,7 +35,7 @@ internal static class PluginActionCommand
             var plugin = result.GetValue(name)!;
             var target = result.GetValue(node);
             var everywhere = result.GetValue(all);
-            using var client = common.Client(result);
+            using var client = common.Client(result, commandTimeout: PluginCommandTimeout);
 
             var query = "";
             if (target is not null || everywhere)

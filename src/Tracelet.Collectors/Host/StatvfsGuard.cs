@@ -51,9 +51,14 @@ internal sealed class StatvfsGuard(Func<byte[], StatvfsResult> statvfs, TimeSpan
         var worker = _worker;
         var job = worker.Start(mounts);
         var finished = await job.Done.Task.WaitAsync(timeout).ContinueWith(t => t.IsCompletedSuccessfully, TaskScheduler.Default).ConfigureAwait(false);
+        // The last call may return between the timeout and this read: then nothing hangs.
         var completed = finished ? mounts.Count : job.Completed;
         for (var i = 0; i < completed; i++) done(mounts[i], job.Results[i]);
-        if (finished) return;
+        if (completed == mounts.Count)
+        {
+            if (!finished) await job.Done.Task.ConfigureAwait(false); // it is setting it now: the worker is free again after
+            return;
+        }
 
         // The call at `completed` hangs: leave this worker to it and start afresh next time.
         worker.Retire();

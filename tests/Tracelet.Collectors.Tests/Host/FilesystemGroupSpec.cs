@@ -41,7 +41,7 @@ public sealed class FilesystemGroupSpec : IDisposable
         _host.WriteProc("stat", "cpu  1 0 1 10 0 0 0 0 0 0\ncpu0 1 0 1 10 0 0 0 0 0 0\n");
         _host.WriteProc("self/mounts", $"/dev/a {healthy} ext4 rw 0 0\n/dev/b {hung} xfs rw 0 0\n");
         using var release = new ManualResetEventSlim();
-        var collector = await _host.StartAsync("\"cpu\", \"filesystem\"", "\"statvfs-timeout\": \"500ms\"", pathZ =>
+        var collector = await _host.StartAsync("\"cpu\", \"filesystem\"", "\"statvfs-timeout\": \"2s\"", pathZ =>
         {
             var result = Record(pathZ);
             if (Encoding.UTF8.GetString(pathZ, 0, pathZ.Length - 1) == hung) release.Wait();
