@@ -35,7 +35,11 @@ internal sealed class NodeHost
                 .WithClustering(new ClusterOptions { SeedNodes = [.. node.SeedNodes], Roles = [.. node.Roles] })
                 .WithTracelet(config, settings, environment)
                 .WithTraceletClusterStatus(config, settings, node.HttpUrl);
-            akka.AddStartup((system, _) => NodeExitCode.Watch(system));
+            akka.AddStartup((system, _) =>
+            {
+                NodeExitCode.Watch(system);
+                system.ActorOf(QuarantineWatcherActor.Props(), "quarantine-watcher");
+            });
             if (node.SeedNodes.IsEmpty)
             {
                 // No seeds: a single-node cluster that joins itself.

@@ -36,9 +36,7 @@ public sealed class DrillCluster : IAsyncDisposable
         var plugins = Directory.CreateDirectory(Path.Combine(Root, "plugins")).FullName;
         foreach (var assembly in new[] { "Tracelet.TestPlugins.dll", "Tracelet.DrillPlugins.dll" })
         {
-            var built = Path.Combine(AppContext.BaseDirectory, assembly);
-            if (!File.Exists(built)) throw new FileNotFoundException($"the build should have put {assembly} next to the tests at {built}");
-            File.Copy(built, Path.Combine(plugins, assembly));
+            File.Copy(BuiltPluginAssembly(assembly), Path.Combine(plugins, assembly));
         }
         foreach (var id in NodeIds) _ports[id] = (NodeBuild.FreeLoopbackPort(), NodeBuild.FreeLoopbackPort());
         foreach (var id in NodeIds)
@@ -228,6 +226,21 @@ public sealed class DrillCluster : IAsyncDisposable
               run-coordinated-shutdown-when-down = on
             }
             """;
+    }
+
+    /// <summary>
+    /// A test plugin assembly as built: next to the tests, or else in its own project's output (the
+    /// same configuration). Once, in CI, it was missing next to the tests while the drills started.
+    /// </summary>
+    private static string BuiltPluginAssembly(string assembly)
+    {
+        var nextToTests = Path.Combine(AppContext.BaseDirectory, assembly);
+        if (File.Exists(nextToTests)) return nextToTests;
+        var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent?.Name ?? "Debug";
+        var project = Path.GetFileNameWithoutExtension(assembly);
+        var own = Path.Combine(NodeBuild.RepositoryRoot, "tests", project, "bin", configuration, "net10.0", assembly);
+        if (File.Exists(own)) return own;
+        throw new FileNotFoundException($"the build should have put {assembly} next to the tests at {nextToTests} (or at {own})");
     }
 }
 
