@@ -49,7 +49,7 @@ internal sealed class NodeHost
 
         var app = builder.Build();
         BearerTokenGuard.Use(app, node);
-        StatusEndpoints.Map(app, node);
+        StatusEndpoints.Map(app);
         QueryEndpoints.Map(app);
         MetricsEndpoint.Map(app, settings);
         return app;

@@ -14,7 +14,7 @@ internal static class StatusEndpoints
 {
     private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(5);
 
-    public static void Map(WebApplication app, NodeSettings settings)
+    public static void Map(WebApplication app)
     {
         app.MapGet("/status", async (IRequiredActor<PluginManagerActor> manager, IRequiredActor<Tracelet.Hosting.TraceletPipeline> pipeline, CancellationToken ct) =>
         {
