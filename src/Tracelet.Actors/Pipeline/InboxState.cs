@@ -67,17 +67,11 @@ internal sealed class InboxState
     }
 
     /// <summary>Per source node, for the backend's status.</summary>
-    public IReadOnlyDictionary<string, object?> Snapshot() =>
-        _sources.ToImmutableSortedDictionary(s => s.Key, s => (object?)new Dictionary<string, object?>
-        {
-            ["received"] = s.Value.Received,
-            ["written"] = s.Value.WrittenSamples,
-            ["rejected"] = s.Value.Rejected,
-            ["failed"] = s.Value.Failed,
-            ["duplicates"] = s.Value.Duplicates,
-            ["out_of_order"] = s.Value.OutOfOrder,
-            ["last_sequence"] = s.Value.Written,
-        }, StringComparer.Ordinal);
+    public ImmutableSortedDictionary<string, Plugins.BackendSourceRuntime> Snapshot() =>
+        _sources.ToImmutableSortedDictionary(
+            s => s.Key,
+            s => new Plugins.BackendSourceRuntime(s.Value.Received, s.Value.WrittenSamples, s.Value.Rejected, s.Value.Failed, s.Value.Duplicates, s.Value.OutOfOrder, s.Value.Written),
+            StringComparer.Ordinal);
 
     private SourceLink Source(string node)
     {

@@ -416,24 +416,12 @@ internal sealed class PluginActor : ReceiveActor, IWithTimers
 
     private void ReportStatus(IReadOnlyDictionary<string, object?> status)
     {
-        var runtime = new Dictionary<string, object?>(StringComparer.Ordinal);
-        switch (_plugin)
+        PluginRuntime runtime = _plugin switch
         {
-            case CollectorPlugin collector:
-                runtime["interval_s"] = collector.Interval.TotalSeconds;
-                runtime["collections"] = _collections;
-                runtime["samples_produced"] = _samplesProduced;
-                runtime["skipped_ticks"] = _skippedTicks;
-                runtime["blocked_ticks"] = _blockedTicks;
-                break;
-            case BackendPlugin:
-                runtime["batches_written"] = _batchesWritten;
-                runtime["samples_written"] = _samplesWritten;
-                runtime["samples_rejected"] = _samplesRejected;
-                runtime["queue_batches"] = _inbox.WaitingBatches;
-                runtime["sources"] = _inbox.Snapshot();
-                break;
-        }
+            CollectorPlugin collector => new CollectorRuntime(collector.Interval.TotalSeconds, _collections, _samplesProduced, _skippedTicks, _blockedTicks,
+                ImmutableSortedDictionary<string, long>.Empty),
+            _ => new BackendRuntime(_batchesWritten, _samplesWritten, _samplesRejected, _inbox.WaitingBatches, _inbox.Snapshot()),
+        };
         Context.Parent.Tell(new InstanceStatus(Name, _incarnation, status, runtime));
     }
 

@@ -13,12 +13,19 @@ internal sealed record StartInstance
     private StartInstance() { }
 }
 
-/// <summary>Manager → plugin actor: call StopAsync (after any call in flight) and stop.</summary>
-internal sealed record StopInstance
+/// <summary>
+/// Manager → plugin actor: call StopAsync (after any call in flight) and stop. <paramref name="Withdraw"/>:
+/// the plugin is going away (an operator stop, node shutdown), so a backend's producers drop what waits for
+/// it (durable links keep it). Otherwise (restart, upgrade) a backend's links only pause: producers keep
+/// their buffers and deliver to the next incarnation.
+/// </summary>
+internal sealed record StopInstance(bool Withdraw)
 {
-    public static StopInstance Instance { get; } = new();
+    /// <summary>The plugin goes away for good.</summary>
+    public static StopInstance Withdrawing { get; } = new(true);
 
-    private StopInstance() { }
+    /// <summary>Another instance of the plugin follows (restart, upgrade).</summary>
+    public static StopInstance Pausing { get; } = new(false);
 }
 
 /// <summary>Plugin actor → manager: InitializeAsync returned.</summary>
@@ -36,4 +43,4 @@ internal sealed record InstanceStopped(string Name, int Incarnation, string? Err
 internal sealed record InstanceFailed(string Name, int Incarnation, string Phase, string Error, bool Permanent);
 
 /// <summary>Plugin actor → manager: the plugin's own status and the actor's counters, after each call.</summary>
-internal sealed record InstanceStatus(string Name, int Incarnation, IReadOnlyDictionary<string, object?> Status, IReadOnlyDictionary<string, object?> Runtime);
+internal sealed record InstanceStatus(string Name, int Incarnation, IReadOnlyDictionary<string, object?> Status, PluginRuntime Runtime);

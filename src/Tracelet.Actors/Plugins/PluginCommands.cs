@@ -33,11 +33,24 @@ public sealed record InitializePlugin(string Name, PluginConfig? Config = null) 
 /// <summary>Starts a plugin (→ Active), running the earlier steps with its recorded config if needed. Its dependencies must be active.</summary>
 public sealed record StartPlugin(string Name) : IPluginManagerCommand;
 
-/// <summary>Stops a plugin (→ Stopped). It stays stopped across node restarts until started again.</summary>
-public sealed record StopPlugin(string Name) : IPluginManagerCommand;
+/// <summary>
+/// Stops a plugin (→ Stopped). It stays stopped across node restarts until started again. Active plugins
+/// that depend on it are stopped first (named in <see cref="PluginOperationSucceeded.Cascaded"/>); with
+/// <paramref name="Cascade"/> false the stop is refused while such dependents are active.
+/// </summary>
+public sealed record StopPlugin(string Name, bool Cascade = true) : IPluginManagerCommand;
 
 /// <summary>Stops (if running) and starts a plugin again; clears Error and the restart window.</summary>
 public sealed record RestartPlugin(string Name) : IPluginManagerCommand;
+
+/// <summary>
+/// Hot swap of a folder plugin: loads the current file of its assembly into a fresh collectible load
+/// context, validates the new version and its config, stops the running instance, starts the new one with
+/// the same config and unloads the old context. A failure at any step leaves (or puts back) the running
+/// version. Answered by <see cref="PluginOperationSucceeded"/> (with the version now running) or
+/// <see cref="PluginOperationFailed"/>.
+/// </summary>
+public sealed record UpgradePlugin(string Name) : IPluginManagerCommand;
 
 /// <summary>Reads a JSON config file (seed: load_config) and records each section's config for its plugin. Answered by <see cref="PluginConfigLoaded"/>.</summary>
 public sealed record LoadPluginConfig(string Path) : IPluginManagerCommand;
@@ -70,7 +83,9 @@ public sealed record StopAllPlugins : IPluginManagerCommand
 public abstract record PluginOperationResult(string Name);
 
 /// <summary>The command succeeded; the plugin is now in <paramref name="State"/>.</summary>
-public sealed record PluginOperationSucceeded(string Name, PluginState State) : PluginOperationResult(Name);
+/// <param name="Cascaded">Other plugins the command moved too, in the order it moved them (dependencies started first, dependents stopped first).</param>
+/// <param name="Detail">What an operator should know besides the state (e.g. "upgraded 1.0.0 -> 1.1.0").</param>
+public sealed record PluginOperationSucceeded(string Name, PluginState State, ImmutableArray<string> Cascaded = default, string? Detail = null) : PluginOperationResult(Name);
 
 /// <summary>The command failed; <paramref name="Reason"/> says why in words an operator can act on.</summary>
 public sealed record PluginOperationFailed(string Name, string Reason, PluginState? State) : PluginOperationResult(Name);

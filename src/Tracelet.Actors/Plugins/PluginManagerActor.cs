@@ -357,7 +357,7 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
                     return;
                 }
                 Await(op, child, Step.Stop);
-                child.Actor.Tell(StopInstance.Instance);
+                child.Actor.Tell(StopInstance.Withdrawing);
                 return;
 
             case OperationKind.Restart:
@@ -366,7 +366,7 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
                 if (child is not null)
                 {
                     Await(op, child, Step.StopThenStart);
-                    child.Actor.Tell(StopInstance.Instance);
+                    child.Actor.Tell(StopInstance.Pausing);
                     return;
                 }
                 BeginStart(op, record, restartCount: 0);
@@ -717,7 +717,7 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
                 d?.Metadata.Version ?? "",
                 error,
                 live?.Status,
-                live?.Runtime,
+                live is null ? null : PluginRuntimeDictionary.From(live.Runtime),
                 record.Restarts,
                 record.LastTransition,
                 d?.Origin ?? "");

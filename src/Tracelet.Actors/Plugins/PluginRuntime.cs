@@ -1,0 +1,81 @@
+using System.Collections.Immutable;
+
+namespace Tracelet.Actors.Plugins;
+
+/// <summary>
+/// What a plugin's actor counts about its own work, shown under <c>runtime</c> in status. Typed so
+/// that a new counter is one property here; the serializer and the JSON edge read the records.
+/// </summary>
+public abstract record PluginRuntime;
+
+/// <summary>A collector's counters.</summary>
+/// <param name="IntervalSeconds">Its collection interval.</param>
+/// <param name="Collections">Collections that completed.</param>
+/// <param name="SamplesProduced">Samples it handed to the pipeline.</param>
+/// <param name="SkippedTicks">Ticks skipped for any reason (previous collection still running, or blocked).</param>
+/// <param name="BlockedTicks">Ticks skipped because a block-policy backend its samples route to was full.</param>
+/// <param name="BlockedBy">Of <paramref name="BlockedTicks"/>, per blocking backend.</param>
+public sealed record CollectorRuntime(
+    double IntervalSeconds,
+    long Collections,
+    long SamplesProduced,
+    long SkippedTicks,
+    long BlockedTicks,
+    ImmutableSortedDictionary<string, long> BlockedBy) : PluginRuntime;
+
+/// <summary>A backend's counters.</summary>
+/// <param name="BatchesWritten">Batches whose write completed.</param>
+/// <param name="SamplesWritten">Samples in them.</param>
+/// <param name="SamplesRejected">Samples its CanHandle refused.</param>
+/// <param name="QueueBatches">Batches accepted and waiting for their write.</param>
+/// <param name="Sources">Per source node.</param>
+public sealed record BackendRuntime(
+    long BatchesWritten,
+    long SamplesWritten,
+    long SamplesRejected,
+    int QueueBatches,
+    ImmutableSortedDictionary<string, BackendSourceRuntime> Sources) : PluginRuntime;
+
+/// <summary>A backend's counters for one source node's link.</summary>
+public sealed record BackendSourceRuntime(
+    long Received,
+    long Written,
+    long Rejected,
+    long Failed,
+    long Duplicates,
+    long OutOfOrder,
+    long LastSequence);
+
+/// <summary>The counters in the status entry's dictionary shape (snake_case keys), until the entry itself is typed.</summary>
+internal static class PluginRuntimeDictionary
+{
+    public static IReadOnlyDictionary<string, object?> From(PluginRuntime runtime) => runtime switch
+    {
+        CollectorRuntime c => new Dictionary<string, object?>(StringComparer.Ordinal)
+        {
+            ["interval_s"] = c.IntervalSeconds,
+            ["collections"] = c.Collections,
+            ["samples_produced"] = c.SamplesProduced,
+            ["skipped_ticks"] = c.SkippedTicks,
+            ["blocked_ticks"] = c.BlockedTicks,
+        },
+        BackendRuntime b => new Dictionary<string, object?>(StringComparer.Ordinal)
+        {
+            ["batches_written"] = b.BatchesWritten,
+            ["samples_written"] = b.SamplesWritten,
+            ["samples_rejected"] = b.SamplesRejected,
+            ["queue_batches"] = b.QueueBatches,
+            ["sources"] = b.Sources.ToImmutableSortedDictionary(s => s.Key, s => (object?)new Dictionary<string, object?>
+            {
+                ["received"] = s.Value.Received,
+                ["written"] = s.Value.Written,
+                ["rejected"] = s.Value.Rejected,
+                ["failed"] = s.Value.Failed,
+                ["duplicates"] = s.Value.Duplicates,
+                ["out_of_order"] = s.Value.OutOfOrder,
+                ["last_sequence"] = s.Value.LastSequence,
+            }, StringComparer.Ordinal),
+        },
+        _ => new Dictionary<string, object?>(),
+    };
+}
