@@ -22,6 +22,7 @@ public interface IPluginEvent
 /// <param name="ConfigHash">Hash of the config the plugin runs (or ran) with.</param>
 /// <param name="Error">The error, for <see cref="PluginState.Error"/>.</param>
 /// <param name="Restarts">Supervised restarts so far.</param>
+/// <param name="DesiredBy">Who set <paramref name="WantActive"/>, when this transition set it (absent: unchanged).</param>
 public sealed record PluginTransitioned(
     DateTimeOffset At,
     string NodeId,
@@ -31,7 +32,8 @@ public sealed record PluginTransitioned(
     bool WantActive,
     string? ConfigHash,
     string? Error,
-    int Restarts) : IPluginEvent;
+    int Restarts,
+    Lifecycle.DesireSource? DesiredBy = null) : IPluginEvent;
 
 /// <summary>A plugin was given a config (from a file or a command).</summary>
 /// <param name="At">When (UTC).</param>

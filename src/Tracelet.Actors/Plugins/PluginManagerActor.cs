@@ -3,83 +3,60 @@ using Akka.Actor;
 using Akka.Event;
 using Akka.Persistence;
 using Tracelet.Abstractions;
+using Tracelet.Actors.Plugins.Lifecycle;
+using Effect = Tracelet.Actors.Plugins.Lifecycle.LifecycleEffect;
+using In = Tracelet.Actors.Plugins.Lifecycle.LifecycleInput;
 
 namespace Tracelet.Actors.Plugins;
 
 /// <summary>
 /// The node's PluginManager: a persistent actor (persistence id from the stable node id) that owns
-/// one child actor per plugin, persists every lifecycle transition, restarts failing plugins with
-/// backoff and, after a crash, brings every plugin back to its last desired state.
+/// one child actor per plugin instance. What happens to a plugin is decided by
+/// <see cref="PluginLifecycle.Decide"/>; this actor persists the decided transitions, runs the other
+/// effects, and orders the work: one operation at a time, dependencies started first and dependents
+/// stopped first.
 /// </summary>
 /// <remarks>
-/// Lifecycle work that needs a plugin actor (initialize, start, stop) runs as operations, one at a
-/// time and in order, so that dependencies are active before their dependents start. Status,
-/// discovery and dependency queries are answered at once from the actor's state.
+/// Two behaviours: <see cref="Ready"/> begins operations as they come; <see cref="Awaiting"/> (a plugin
+/// call is outstanding) stashes new lifecycle commands until it is answered. Status, discovery and
+/// dependency queries are answered at once in both.
 /// </remarks>
 public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
 {
-    private const int MaxQueuedOperations = 1024;
-    private const string OperationTimer = "operation-timeout";
+    private const int MaxPendingOperations = 1024;
 
     private readonly TraceletSettings _settings;
     private readonly Func<DiscoveryResult> _discover;
+    private readonly IPluginUpgradeSource? _upgrades;
     private readonly IActorRef? _givenPipeline;
     private IActorRef _pipeline = ActorRefs.Nobody;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Random _random = new();
     private readonly Dictionary<string, PluginDescriptor> _descriptors = new(StringComparer.Ordinal);
     private readonly List<string> _discoveryErrors = [];
-    private readonly Dictionary<string, Child> _children = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, LivePlugin> _live = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Instance> _instances = new(StringComparer.Ordinal);
     private readonly Dictionary<string, InstanceStatus> _statuses = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, Queue<DateTimeOffset>> _failures = new(StringComparer.Ordinal);
-    private readonly Queue<Operation> _operations = new();
+    private readonly Queue<Operation> _internal = new();
     private PluginManagerState _state = PluginManagerState.Empty;
-    private Operation? _current;
-    private bool _ready;
+    private RunningOperation? _current;
+    private bool _booted;
     private bool _shuttingDown;
     private int _incarnations;
-    private int _operationIds;
+    private int _stashed;
 
-    public PluginManagerActor(TraceletSettings settings, Func<DiscoveryResult> discover, IActorRef? pipeline)
+    public PluginManagerActor(TraceletSettings settings, Func<DiscoveryResult> discover, IActorRef? pipeline, IPluginUpgradeSource? upgrades)
     {
         _settings = settings;
         _discover = discover;
         _givenPipeline = pipeline;
+        _upgrades = upgrades;
         PersistenceId = settings.PluginManagerPersistenceId;
 
         Recover<SnapshotOffer>(offer => _state = PluginManagerState.FromSnapshot((PluginManagerSnapshot)offer.Snapshot));
         Recover<IPluginEvent>(e => _state = _state.Apply(e));
         Recover<RecoveryCompleted>(_ => RunDiscovery(null, boot: true));
-
-        Command<DiscoveryCompleted>(Handle);
-        Command<DiscoverPlugins>(_ => RunDiscovery(Sender, boot: false));
-        Command<RegisterPlugins>(Handle);
-        Command<LoadPlugin>(c => Reply(Load(c.Name)));
-        Command<ValidatePlugin>(c => Reply(Validate(c.Name)));
-        Command<InitializePlugin>(c => Enqueue(new Operation(OperationKind.Initialize, c.Name, Sender, c.Config, OperationOrigin.Command)));
-        Command<StartPlugin>(c => Enqueue(new Operation(OperationKind.Start, c.Name, Sender, null, OperationOrigin.Command)));
-        Command<StopPlugin>(c => Enqueue(new Operation(OperationKind.Stop, c.Name, Sender, null, OperationOrigin.Command)));
-        Command<RestartPlugin>(c => Enqueue(new Operation(OperationKind.Restart, c.Name, Sender, null, OperationOrigin.Command)));
-        Command<LoadPluginConfig>(Handle);
-        Command<GetPluginStatus>(_ => Sender.Tell(new CurrentPluginStatus(BuildStatus())));
-        Command<GetPluginsByType>(Handle);
-        Command<ResolveDependencies>(c => Sender.Tell(new CurrentDependencyOrder(DependencyResolver.Resolve(DependencyGraph(), c.Names))));
-        Command<StopAllPlugins>(_ => StopAll(Sender));
-        Command<SupervisedRestart>(Handle);
-        Command<OperationTimedOut>(Handle);
-        Command<InstanceInitialized>(Handle);
-        Command<InstanceStarted>(Handle);
-        Command<InstanceStopped>(Handle);
-        Command<InstanceFailed>(Handle);
-        Command<InstanceStatus>(s =>
-        {
-            if (IsCurrent(s.Name, s.Incarnation)) _statuses[s.Name] = s;
-        });
-        Command<Terminated>(Handle);
-        Command<SaveSnapshotSuccess>(s => DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1)));
-        Command<SaveSnapshotFailure>(f => _log.Warning(f.Cause, "Saving a PluginManager snapshot failed; the journal still holds every event"));
-        Command<DeleteSnapshotsSuccess>(_ => { });
-        Command<DeleteSnapshotsFailure>(f => _log.Warning(f.Cause, "Deleting old PluginManager snapshots failed"));
+        Ready();
     }
 
     /// <inheritdoc />
@@ -91,10 +68,11 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
     /// <summary>
     /// Props for the manager; <paramref name="discover"/> runs on the thread pool at start and on
     /// <see cref="DiscoverPlugins"/>. <paramref name="pipeline"/> is the node's metric pipeline;
-    /// without one (tests, embedded use) the manager starts its own as a child.
+    /// without one (tests, embedded use) the manager starts its own as a child. <paramref name="upgrades"/>
+    /// loads new versions for <see cref="UpgradePlugin"/>; without it upgrades are refused.
     /// </summary>
-    public static Props Props(TraceletSettings settings, Func<DiscoveryResult> discover, IActorRef? pipeline = null) =>
-        Akka.Actor.Props.Create(() => new PluginManagerActor(settings, discover, pipeline));
+    public static Props Props(TraceletSettings settings, Func<DiscoveryResult> discover, IActorRef? pipeline = null, IPluginUpgradeSource? upgrades = null) =>
+        Akka.Actor.Props.Create(() => new PluginManagerActor(settings, discover, pipeline, upgrades));
 
     /// <summary>The pipeline's props for a node: its durable store is <c>outbox.db</c> in the data directory.</summary>
     public static Props PipelineProps(TraceletSettings settings) =>
@@ -110,8 +88,72 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
         base.PreStart();
     }
 
-    /// <summary>Plugin actors are stopped, never restarted by Akka, when our own code in them fails: the manager decides restarts.</summary>
+    /// <summary>Plugin actors are stopped, never restarted by Akka, when our own code in them fails: the lifecycle decides restarts.</summary>
     protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(_ => Directive.Stop);
+
+    // ---------------------------------------------------------------- behaviours
+
+    /// <summary>No plugin call outstanding: operations begin as they come.</summary>
+    private void Ready()
+    {
+        Common();
+        Command<IPluginManagerCommand>(c => Begin(ToOperation(c)));
+        Command<BeginInternal>(_ => Drive());
+    }
+
+    /// <summary>A plugin call is outstanding: lifecycle commands wait (bounded) until it is answered.</summary>
+    private void Awaiting()
+    {
+        Common();
+        Command<IPluginManagerCommand>(c =>
+        {
+            if (_stashed >= MaxPendingOperations)
+            {
+                Sender.Tell(new PluginOperationFailed(NameOf(c), $"too many pending plugin operations ({MaxPendingOperations}); try again", null));
+                return;
+            }
+            _stashed++;
+            Stash.Stash();
+        });
+        Command<BeginInternal>(_ => { });
+    }
+
+    /// <summary>What both behaviours answer the same way: queries, instance answers, timers, persistence housekeeping.</summary>
+    private void Common()
+    {
+        Command<GetPluginStatus>(_ => Sender.Tell(new CurrentPluginStatus(BuildStatus())));
+        Command<GetPluginsByType>(Handle);
+        Command<ResolveDependencies>(c => Sender.Tell(new CurrentDependencyOrder(DependencyResolver.Resolve(DependencyGraph(), c.Names))));
+        Command<DiscoverPlugins>(_ => RunDiscovery(Sender, boot: false));
+        Command<RegisterPlugins>(Handle);
+        Command<LoadPluginConfig>(Handle);
+        Command<DiscoveryCompleted>(Handle);
+        Command<UpgradeLoaded>(Handle);
+        Command<InstanceInitialized>(m => Answer(m.Name, new In.Initialized(m.Incarnation)));
+        Command<InstanceStarted>(m => Answer(m.Name, new In.Started(m.Incarnation)));
+        Command<InstanceStopped>(m =>
+        {
+            if (m.Error is not null) _log.Warning("Plugin {Plugin} threw while stopping: {Error}", m.Name, m.Error);
+            Forget(m.Name, m.Incarnation);
+            Answer(m.Name, new In.Stopped(m.Incarnation, m.Error));
+        });
+        Command<InstanceFailed>(m =>
+        {
+            Forget(m.Name, m.Incarnation);
+            Answer(m.Name, new In.Failed(m.Incarnation, $"{m.Phase} failed: {m.Error}", m.Permanent));
+        });
+        Command<InstanceStatus>(s =>
+        {
+            if (_instances.TryGetValue(s.Name, out var i) && i.Incarnation == s.Incarnation) _statuses[s.Name] = s;
+        });
+        Command<Terminated>(Handle);
+        Command<CallTimedOut>(m => Answer(m.Name, new In.TimedOut(m.Incarnation, _settings.PluginManager.OperationTimeout)));
+        Command<RetryTimer>(m => Enqueue(new Operation(OperationKind.Retry, m.Name, null)));
+        Command<SaveSnapshotSuccess>(s => DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1)));
+        Command<SaveSnapshotFailure>(f => _log.Warning(f.Cause, "Saving a PluginManager snapshot failed; the journal still holds every event"));
+        Command<DeleteSnapshotsSuccess>(_ => { });
+        Command<DeleteSnapshotsFailure>(f => _log.Warning(f.Cause, "Deleting old PluginManager snapshots failed"));
+    }
 
     // ---------------------------------------------------------------- discovery and boot
 
@@ -134,7 +176,7 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
     private void Handle(DiscoveryCompleted done)
     {
         AddDiscovered(done.Discovery);
-        done.ReplyTo?.Tell(new PluginsDiscovered([.. _descriptors.Keys.Order(StringComparer.Ordinal)], [.. _discoveryErrors]));
+        done.ReplyTo?.Tell(Discovered());
         if (done.Boot) Boot();
     }
 
@@ -148,8 +190,10 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
         foreach (var t in command.PluginTypes.Where(t => descriptors.All(d => d.PluginType != t) && !errors.Any(e => e.Contains(t.FullName!, StringComparison.Ordinal))))
             errors.Add($"{t.FullName} is not a plugin type (public, non-abstract, IPlugin, parameterless constructor)");
         AddDiscovered(new DiscoveryResult(descriptors, [.. errors]));
-        Sender.Tell(new PluginsDiscovered([.. _descriptors.Keys.Order(StringComparer.Ordinal)], [.. _discoveryErrors]));
+        Sender.Tell(Discovered());
     }
+
+    private PluginsDiscovered Discovered() => new([.. _descriptors.Keys.Order(StringComparer.Ordinal)], [.. _discoveryErrors]);
 
     private void AddDiscovered(DiscoveryResult result)
     {
@@ -170,10 +214,14 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
                 continue; // re-discovery never resets a known plugin
             }
             _descriptors[d.Name] = d;
+            _live[d.Name] = LivePlugin.Idle;
         }
     }
 
-    /// <summary>After recovery and discovery: apply edited config file sections, then bring plugins to their desired state, dependencies first.</summary>
+    /// <summary>
+    /// After recovery and discovery: apply edited config file sections, let go of plugins that only a
+    /// configuration no longer given wanted, then bring plugins to their desired state, dependencies first.
+    /// </summary>
     private void Boot()
     {
         var events = new List<IPluginEvent>();
@@ -188,80 +236,368 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
                 // The file section is new or was edited since it was last applied: the file wins.
                 events.Add(new PluginConfigured(now, _settings.NodeId, name, section.Config.Json, PluginSection.Hash(section.Config.Json), section.SectionHash));
                 if (section.Enabled) wanted.Add(name);
-                else if (record.State is PluginState.Active or PluginState.Error && record.WantActive)
-                    events.Add(new PluginTransitioned(now, _settings.NodeId, name, record.State, PluginState.Stopped, false, null, null, record.Restarts));
+                else if (record.WantActive)
+                    events.Add(Transitioned(now, record, PluginState.Stopped, false, null, DesireSource.Config));
+            }
+            else if (record.WantActive && record.DesiredBy == DesireSource.Config && section is not { Enabled: true })
+            {
+                // Only an operator's wish outlives the configuration that caused it.
+                _log.Info("Plugin {Plugin} is no longer enabled by the configuration; not starting it", name);
+                events.Add(Transitioned(now, record, PluginState.Stopped, false, "no longer enabled by the configuration", DesireSource.Config));
             }
             else if (record.WantActive)
                 wanted.Add(name);
         }
         // Continue once the events above are written, before anything else happens. Not through
         // DeferAsync: a deferred handler runs after the persisting state has ended, and events it
-        // persists are never counted down, which leaves the actor stashing every command forever.
-        // A Persist handler runs while the actor still persists, so nested Persist calls are safe.
+        // persists are never counted down. A Persist handler runs while the actor still persists,
+        // so nested Persist calls are safe.
         for (var i = 0; i < events.Count - 1; i++) Record(events[i]);
-        if (events.Count == 0) Continue(wanted);
-        else Record(events[^1], () => Continue(wanted));
+        if (events.Count == 0) Continue();
+        else Record(events[^1], Continue);
 
-        void Continue(List<string> w)
+        void Continue()
         {
-            _ready = true;
-            var order = DependencyResolver.Resolve(DependencyGraph(), w);
-            // Every plugin on a cycle is shown in error, but only the wanted ones are retried at the next
-            // boot (the cause is outside the plugin: a missing assembly may be installed meanwhile).
+            _booted = true;
+            var order = DependencyResolver.Resolve(DependencyGraph(), wanted);
             foreach (var (name, problem) in order.Problems.Where(p => _descriptors.ContainsKey(p.Key)))
-                Transition(name, PluginState.Error, wantActive: w.Contains(name), problem);
+                Record(Transitioned(DateTimeOffset.UtcNow, _state.Get(name), PluginState.Error, wanted.Contains(name) || _state.Get(name).WantActive, problem, null));
             foreach (var name in order.Order)
-                _operations.Enqueue(new Operation(OperationKind.Start, name, null, null, OperationOrigin.Boot));
-            foreach (var name in _state.Plugins.Values.Where(r => r.State == PluginState.Initialized && !w.Contains(r.Name)).Select(r => r.Name))
-                _operations.Enqueue(new Operation(OperationKind.Initialize, name, null, null, OperationOrigin.Boot));
+                _internal.Enqueue(new Operation(OperationKind.Start, name, null, By: BootDesire(name)));
+            foreach (var name in _state.Plugins.Values.Where(r => r.State == PluginState.Initialized && !wanted.Contains(r.Name)).Select(r => r.Name))
+                _internal.Enqueue(new Operation(OperationKind.Initialize, name, null));
             _log.Info("PluginManager {Node}: {Count} plugins discovered, starting {Start}", _settings.NodeId, _descriptors.Count, string.Join(", ", order.Order));
             Drive();
         }
     }
 
-    // ---------------------------------------------------------------- synchronous steps
-
-    private PluginOperationResult Load(string name)
+    /// <summary>Who wants a plugin started at boot: its enabled file section, or whoever the journal says.</summary>
+    private DesireSource BootDesire(string name)
     {
-        if (!_descriptors.TryGetValue(name, out var d)) return NotFound(name);
         var record = _state.Get(name);
-        if (record.State != PluginState.Discovered) return new PluginOperationSucceeded(name, record.State);
-        if (d.PluginType.GetConstructor(Type.EmptyTypes) is null)
-            return FailTo(name, $"{d.PluginType.FullName} has no public parameterless constructor");
-        Transition(name, PluginState.Loaded, false, null);
-        return new PluginOperationSucceeded(name, PluginState.Loaded);
+        if (record.WantActive) return record.DesiredBy;
+        return _settings.Plugins.TryGetValue(name, out var s) && s.Enabled ? DesireSource.Config : DesireSource.Operator;
     }
 
-    private PluginOperationResult Validate(string name)
+    // ---------------------------------------------------------------- operations
+
+    private Operation ToOperation(IPluginManagerCommand c) => c switch
     {
-        var loaded = Load(name);
-        if (loaded is PluginOperationFailed) return loaded;
-        var record = _state.Get(name);
-        // Validating an initialized or active plugin must not knock it back (a Python defect).
-        if (record.State is PluginState.Initialized or PluginState.Active) return new PluginOperationSucceeded(name, record.State);
-        var problem = ValidationProblem(name);
-        if (problem is not null) return FailTo(name, problem);
-        if (record.State != PluginState.Validated && record.State != PluginState.Loaded && record.State != PluginState.Discovered)
-            return new PluginOperationSucceeded(name, record.State); // Stopped/Error keep their state; start or restart moves them
-        Transition(name, PluginState.Validated, false, null);
-        return new PluginOperationSucceeded(name, PluginState.Validated);
+        LoadPlugin l => new Operation(OperationKind.Load, l.Name, Sender),
+        ValidatePlugin v => new Operation(OperationKind.Validate, v.Name, Sender),
+        InitializePlugin i => new Operation(OperationKind.Initialize, i.Name, Sender, Config: i.Config),
+        StartPlugin s => new Operation(OperationKind.Start, s.Name, Sender),
+        StopPlugin s => new Operation(OperationKind.Stop, s.Name, Sender, Cascade: s.Cascade),
+        RestartPlugin r => new Operation(OperationKind.Restart, r.Name, Sender),
+        UpgradePlugin u => new Operation(OperationKind.Upgrade, u.Name, Sender),
+        StopAllPlugins => new Operation(OperationKind.StopAll, "", Sender),
+        _ => new Operation(OperationKind.Unknown, NameOf(c), Sender),
+    };
+
+    private static string NameOf(IPluginManagerCommand c) => c switch
+    {
+        LoadPlugin l => l.Name,
+        ValidatePlugin v => v.Name,
+        InitializePlugin i => i.Name,
+        StartPlugin s => s.Name,
+        StopPlugin s => s.Name,
+        RestartPlugin r => r.Name,
+        UpgradePlugin u => u.Name,
+        _ => "",
+    };
+
+    /// <summary>Internal work (boot, retries) waits its turn behind the operation in progress.</summary>
+    private void Enqueue(Operation op)
+    {
+        if (_shuttingDown) return;
+        if (_internal.Count >= MaxPendingOperations)
+        {
+            _log.Warning("PluginManager: {Count} internal operations pending; dropping {Kind} of {Plugin}", _internal.Count, op.Kind, op.Plugin);
+            return;
+        }
+        _internal.Enqueue(op);
+        Self.Tell(BeginInternal.Instance);
     }
 
-    private string? ValidationProblem(string name)
+    /// <summary>Begins queued internal operations while nothing is outstanding.</summary>
+    private void Drive()
     {
+        while (_booted && _current is null && _internal.Count > 0)
+            Begin(_internal.Dequeue());
+    }
+
+    /// <summary>Turns an operation into its steps (dependencies first, dependents first) and runs them.</summary>
+    private void Begin(Operation op)
+    {
+        if (op.Kind == OperationKind.StopAll)
+        {
+            BeginStopAll(op);
+            return;
+        }
+        if (op.Kind == OperationKind.Unknown) return;
+        if (_shuttingDown)
+        {
+            op.ReplyTo?.Tell(new PluginOperationFailed(op.Plugin, "the node is shutting down", _state.Get(op.Plugin).State));
+            return;
+        }
+        if (!_descriptors.ContainsKey(op.Plugin))
+        {
+            op.ReplyTo?.Tell(NotFound(op.Plugin));
+            return;
+        }
+        if (op.Kind == OperationKind.Upgrade)
+        {
+            BeginUpgrade(op);
+            return;
+        }
+        var steps = new List<Step>();
+        switch (op.Kind)
+        {
+            case OperationKind.Start:
+                // Dependencies first; a dependency that is retrying is left to its own schedule.
+                var order = DependencyResolver.Resolve(DependencyGraph(), [op.Plugin]).Order;
+                steps.AddRange(order.Where(d => d != op.Plugin && _live[d].Phase is LifecyclePhase.Idle or LifecyclePhase.Initialized)
+                    .Select(d => new Step(d, new StepKind.Start(op.By), Cascaded: true)));
+                steps.Add(new Step(op.Plugin, new StepKind.Start(op.By)));
+                break;
+            case OperationKind.Stop:
+                var dependents = ActiveDependents(op.Plugin);
+                if (dependents.Count > 0 && !op.Cascade)
+                {
+                    op.ReplyTo?.Tell(new PluginOperationFailed(op.Plugin,
+                        $"{string.Join(", ", dependents.Select(d => $"'{d}'"))} depend{(dependents.Count == 1 ? "s" : "")} on '{op.Plugin}' and {(dependents.Count == 1 ? "is" : "are")} running; stop {(dependents.Count == 1 ? "it" : "them")} first, or stop with cascade",
+                        _state.Get(op.Plugin).State));
+                    return;
+                }
+                steps.AddRange(dependents.Select(d => new Step(d, new StepKind.Stop(new AfterStop.Rest($"stopped because its dependency '{op.Plugin}' was stopped")), Cascaded: true)));
+                steps.Add(new Step(op.Plugin, new StepKind.Stop(new AfterStop.Rest())));
+                break;
+            default:
+                steps.Add(new Step(op.Plugin, op.Kind switch
+                {
+                    OperationKind.Load => StepKind.Load.Instance,
+                    OperationKind.Validate => StepKind.Validate.Instance,
+                    OperationKind.Initialize => new StepKind.Initialize(op.Config),
+                    OperationKind.Restart => StepKind.Restart.Instance,
+                    _ => StepKind.Retry.Instance,
+                }));
+                break;
+        }
+        _current = new RunningOperation(op, new Queue<Step>(steps));
+        RunSteps();
+    }
+
+    /// <summary>Runs steps until one waits for its plugin's answer, or the operation is finished.</summary>
+    private void RunSteps()
+    {
+        var current = _current!;
+        while (current.Steps.Count > 0)
+        {
+            var step = current.Steps.Peek();
+            var done = Apply(step.Plugin, InputFor(step));
+            if (done is null && _live[step.Plugin].Phase.IsBusy)
+            {
+                BecomeAwaiting();
+                return;
+            }
+            current.Steps.Dequeue();
+            current.Finished(step, done);
+        }
+        Finish();
+    }
+
+    private void BecomeAwaiting()
+    {
+        if (_current is { Awaiting: true }) return;
+        _current!.Awaiting = true;
+        Become(Awaiting);
+    }
+
+    private void Finish()
+    {
+        var current = _current!;
+        _current = null;
+        var result = current.Result(_state.Get(current.Operation.Plugin).State);
+        // The answer waits for the transitions it reports to be written: an operator who was told
+        // "active" must find the plugin active after a crash.
+        if (current.Operation.ReplyTo is { } replyTo && result is not null) DeferAsync(result, r => replyTo.Tell(r));
+        if (current.Awaiting)
+        {
+            Become(Ready);
+            _stashed = 0;
+            Stash.UnstashAll();
+        }
+        Drive();
+    }
+
+    /// <summary>An instance answered (or a timer fired): decide, and go on with the operation that waited for it.</summary>
+    private void Answer(string name, LifecycleInput input)
+    {
+        if (!_live.ContainsKey(name)) return;
+        var done = Apply(name, input);
+        if (_current is { } current && current.Steps.TryPeek(out var step) && step.Plugin == name && !_live[name].Phase.IsBusy)
+        {
+            current.Steps.Dequeue();
+            current.Finished(step, done);
+            RunSteps();
+        }
+    }
+
+    private LifecycleInput InputFor(Step step) => step.Kind switch
+    {
+        StepKind.Load => new In.Load(LoadProblem(step.Plugin)),
+        StepKind.Validate => new In.Validate(StaticBlocker(step.Plugin, null)),
+        StepKind.Initialize i => new In.Initialize(StaticBlocker(step.Plugin, i.Config)),
+        StepKind.Start st => new In.Start(StartBlocker(step.Plugin), st.By),
+        StepKind.Stop st => new In.Stop(st.Then),
+        StepKind.Restart => new In.Restart(StartBlocker(step.Plugin)),
+        StepKind.Upgrade u => new In.Upgrade(u.Candidate, CandidateBlocker(step.Plugin, u.Candidate)),
+        _ => new In.RetryDue(StartBlocker(step.Plugin)),
+    };
+
+    // ---------------------------------------------------------------- deciding and doing
+
+    /// <summary>Decides what the input does to the plugin, runs the effects, and returns the Done effect if the request it answers is finished.</summary>
+    private Effect.Done? Apply(string name, LifecycleInput input)
+    {
+        var live = _live[name];
+        var before = new PluginLifecycleState(_state.Get(name), live.Phase, live.Window, _descriptors[name]);
+        var context = new LifecycleContext(DateTimeOffset.UtcNow, _settings.PluginManager.Supervision, _incarnations + 1, _random.NextDouble());
+        var decision = PluginLifecycle.Decide(before, input, context);
+        _live[name] = new LivePlugin(decision.State.Phase, decision.State.Window);
+        _descriptors[name] = decision.State.Descriptor;
+        Effect.Done? done = null;
+        foreach (var effect in decision.Effects)
+        {
+            switch (effect)
+            {
+                case Effect.Persist p:
+                    Record(Transitioned(DateTimeOffset.UtcNow, _state.Get(name), p.To, p.WantActive, p.Error, p.DesiredBy, p.Restarts));
+                    break;
+                case Effect.Spawn s:
+                    _incarnations = s.Incarnation;
+                    SpawnInstance(name, s, input is In.Initialize ? PendingConfig() : null);
+                    break;
+                case Effect.TellStart t:
+                    if (_instances.TryGetValue(name, out var toStart) && toStart.Incarnation == t.Incarnation) toStart.Actor.Tell(StartInstance.Instance);
+                    break;
+                case Effect.TellStop t:
+                    if (_instances.TryGetValue(name, out var toStop) && toStop.Incarnation == t.Incarnation)
+                        toStop.Actor.Tell(t.Withdraw ? StopInstance.Withdrawing : StopInstance.Pausing);
+                    break;
+                case Effect.Kill k:
+                    Kill(name, k.Incarnation);
+                    break;
+                case Effect.ScheduleRetry r:
+                    _log.Warning("Plugin {Plugin}: {Error}", name, _state.Get(name).Error);
+                    Timers.StartSingleTimer(RetryTimerKey(name), new RetryTimer(name), r.Delay);
+                    break;
+                case Effect.CancelRetry:
+                    Timers.Cancel(RetryTimerKey(name));
+                    break;
+                case Effect.Commit c:
+                    _upgrades?.Commit(c.Candidate);
+                    break;
+                case Effect.Release r:
+                    _upgrades?.Release(r.Unused);
+                    break;
+                case Effect.Done d:
+                    done = d;
+                    break;
+            }
+        }
+        // A call the manager waits for is bounded by the operation timeout.
+        if (decision.State.Phase.IsBusy && !ReferenceEquals(decision.State.Phase, before.Phase) && _instances.TryGetValue(name, out var awaited))
+            Timers.StartSingleTimer(CallTimerKey(name), new CallTimedOut(name, awaited.Incarnation), _settings.PluginManager.OperationTimeout);
+        else if (!decision.State.Phase.IsBusy)
+            Timers.Cancel(CallTimerKey(name));
+        return done;
+    }
+
+    /// <summary>The config an InitializePlugin command carries, for the spawn it causes.</summary>
+    private PluginConfig? PendingConfig() =>
+        _current is { } c && c.Steps.TryPeek(out var step) && step.Kind is StepKind.Initialize { Config: { } config } ? config : null;
+
+    private void SpawnInstance(string name, Effect.Spawn spawn, PluginConfig? given)
+    {
+        var config = given ?? ConfigFor(name);
+        var hash = PluginSection.Hash(config.Json);
+        var record = _state.Get(name);
+        if (record.ConfigHash != hash || record.ConfigJson is null)
+            Record(new PluginConfigured(DateTimeOffset.UtcNow, _settings.NodeId, name, config.Json, hash, null));
+        var context = new PluginContext(_settings.NodeId, _settings.DataDirectory, config);
+        var actor = Context.ActorOf(PluginActor.Props(spawn.Descriptor, context, spawn.Incarnation, _settings.PluginManager, _pipeline,
+            keepFailedWrites: _settings.Pipeline.For(name).Link.Overflow == Pipeline.OverflowPolicy.Durable), $"{name}-{spawn.Incarnation}");
+        Context.Watch(actor);
+        _instances[name] = new Instance(actor, spawn.Incarnation);
+    }
+
+    private void Kill(string name, int incarnation)
+    {
+        if (!_instances.TryGetValue(name, out var instance) || instance.Incarnation != incarnation) return;
+        Context.Unwatch(instance.Actor);
+        Context.Stop(instance.Actor);
+        _instances.Remove(name);
+        _statuses.Remove(name);
+    }
+
+    /// <summary>The instance said it is gone (stopped or failed): it is no longer watched.</summary>
+    private void Forget(string name, int incarnation)
+    {
+        if (!_instances.TryGetValue(name, out var instance) || instance.Incarnation != incarnation) return;
+        Context.Unwatch(instance.Actor);
+        _instances.Remove(name);
+        _statuses.Remove(name);
+    }
+
+    private void Handle(Terminated t)
+    {
+        var entry = _instances.FirstOrDefault(kv => kv.Value.Actor.Equals(t.ActorRef));
+        if (entry.Key is null) return;
+        Forget(entry.Key, entry.Value.Incarnation);
+        if (!_shuttingDown || _live[entry.Key].Phase.IsBusy) Answer(entry.Key, new In.Terminated(entry.Value.Incarnation));
+    }
+
+    // ---------------------------------------------------------------- what may block a step
+
+    private string? LoadProblem(string name) =>
+        _descriptors[name].PluginType.GetConstructor(Type.EmptyTypes) is null ? $"{_descriptors[name].PluginType.FullName} has no public parameterless constructor" : null;
+
+    /// <summary>Problems no retry can cure: metadata, the dependency graph, the schema, the config.</summary>
+    private Blocker? StaticBlocker(string name, PluginConfig? config)
+    {
+        if (LoadProblem(name) is { } load) return new Blocker(load, Permanent: true);
         var d = _descriptors[name];
-        if (string.IsNullOrWhiteSpace(d.Metadata.Version)) return "invalid metadata: a version is required";
-        var order = DependencyResolver.Resolve(DependencyGraph(), [name]);
-        if (order.Problems.TryGetValue(name, out var problem)) return problem;
-        if (d.Metadata.ConfigSchema is { } schemaText && PluginConfigValidator.ParseSchema(schemaText, out var error) is null) return error;
-        return null;
+        if (string.IsNullOrWhiteSpace(d.Metadata.Version)) return new Blocker("invalid metadata: a version is required", true);
+        if (DependencyResolver.Resolve(DependencyGraph(), [name]).Problems.TryGetValue(name, out var problem)) return new Blocker(problem, true);
+        return SchemaBlocker(d, config ?? ConfigFor(name));
     }
 
-    private string? ConfigProblem(string name, PluginConfig config)
+    private static Blocker? SchemaBlocker(PluginDescriptor d, PluginConfig config)
     {
-        if (_descriptors[name].Metadata.ConfigSchema is not { } schemaText) return null;
+        if (d.Metadata.ConfigSchema is not { } schemaText) return null;
         var schema = PluginConfigValidator.ParseSchema(schemaText, out var error);
-        return schema is null ? error : PluginConfigValidator.Validate(schema, config.Root);
+        if (schema is null) return new Blocker(error!, true);
+        return PluginConfigValidator.Validate(schema, config.Root) is { } invalid ? new Blocker(invalid, true) : null;
+    }
+
+    /// <summary>Lasting problems, then dependencies that are not active yet (which may pass: the start is retried).</summary>
+    private Blocker? StartBlocker(string name)
+    {
+        if (StaticBlocker(name, null) is { } lasting) return lasting;
+        var inactive = _descriptors[name].Metadata.Dependencies
+            .Where(d => _live.TryGetValue(d, out var l) && l.Phase is not LifecyclePhase.Running)
+            .Order(StringComparer.Ordinal)
+            .ToList();
+        if (inactive.Count == 0) return null;
+        return new Blocker($"dependency {string.Join(", ", inactive.Select(d => $"'{d}' ({DisplayState(d)})"))} is not active", Permanent: false);
+    }
+
+    private Blocker? CandidateBlocker(string name, PluginDescriptor candidate)
+    {
+        if (candidate.Name != name) return new Blocker($"the new assembly provides '{candidate.Name}', not '{name}'", true);
+        if (string.IsNullOrWhiteSpace(candidate.Metadata.Version)) return new Blocker("invalid metadata: a version is required", true);
+        return SchemaBlocker(candidate, ConfigFor(name));
     }
 
     private PluginConfig ConfigFor(string name)
@@ -270,6 +606,83 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
         if (record.ConfigJson is not null) return PluginConfig.Parse(record.ConfigJson);
         return _settings.Plugins.TryGetValue(name, out var section) ? section.Config : PluginConfig.Empty;
     }
+
+    /// <summary>Running (or starting, or retrying) plugins that depend on <paramref name="name"/>, directly or not: the ones that stop first.</summary>
+    private List<string> ActiveDependents(string name)
+    {
+        var running = _live.Where(kv => kv.Value.Phase is not LifecyclePhase.Idle).Select(kv => kv.Key).ToHashSet(StringComparer.Ordinal);
+        var dependents = new HashSet<string>(StringComparer.Ordinal);
+        var frontier = new Queue<string>([name]);
+        while (frontier.Count > 0)
+        {
+            var next = frontier.Dequeue();
+            foreach (var d in _descriptors.Values.Where(d => d.Metadata.Dependencies.Contains(next) && dependents.Add(d.Name)))
+                frontier.Enqueue(d.Name);
+        }
+        // Stop order: the reverse of the start order, so a dependent of a dependent stops first.
+        var order = DependencyResolver.Resolve(DependencyGraph(), dependents).Order;
+        return [.. order.Reverse().Where(d => dependents.Contains(d) && running.Contains(d))];
+    }
+
+    // ---------------------------------------------------------------- upgrade
+
+    private void BeginUpgrade(Operation op)
+    {
+        var current = _descriptors[op.Plugin];
+        if (_upgrades is null)
+        {
+            op.ReplyTo?.Tell(new PluginOperationFailed(op.Plugin, "this node cannot load new plugin versions (no plugin folder catalog)", _state.Get(op.Plugin).State));
+            return;
+        }
+        // Loading an assembly reads a file: off the actor's thread; the operation waits for it.
+        _current = new RunningOperation(op, new Queue<Step>()) { Awaiting = true };
+        Become(Awaiting);
+        var upgrades = _upgrades;
+        Task.Run(() =>
+        {
+            try
+            {
+                return new UpgradeLoaded(op.Plugin, upgrades.LoadUpgrade(current));
+            }
+            catch (Exception e)
+            {
+                return new UpgradeLoaded(op.Plugin, new PluginUpgradeLoad(null, $"{e.GetType().Name}: {e.Message}"));
+            }
+        }).PipeTo(Self);
+    }
+
+    private void Handle(UpgradeLoaded loaded)
+    {
+        if (_current is not { } current || current.Operation.Kind != OperationKind.Upgrade || current.Operation.Plugin != loaded.Name || current.Steps.Count > 0) return;
+        if (loaded.Load.Candidate is not { } candidate)
+        {
+            current.Fail($"upgrade of '{loaded.Name}' failed: {loaded.Load.Error ?? "no new version"}");
+            Finish();
+            return;
+        }
+        current.Steps.Enqueue(new Step(loaded.Name, new StepKind.Upgrade(candidate)));
+        RunSteps();
+    }
+
+    // ---------------------------------------------------------------- shutdown
+
+    private void BeginStopAll(Operation op)
+    {
+        _shuttingDown = true;
+        // Internal work not yet begun (boot, retries) is dropped.
+        _internal.Clear();
+        var busy = _live.Where(kv => kv.Value.Phase is not LifecyclePhase.Idle).Select(kv => kv.Key).ToList();
+        var order = DependencyResolver.Resolve(DependencyGraph(), busy).Order;
+        var stopOrder = order.Reverse().Where(busy.Contains).Concat(busy.Where(b => !order.Contains(b)).Order(StringComparer.Ordinal));
+        _current = new RunningOperation(op, new Queue<Step>(stopOrder.Select(n => new Step(n, new StepKind.Stop(AfterStop.Shutdown.Instance), Cascaded: true))))
+        {
+            Reply = AllPluginsStopped.Instance,
+        };
+        _booted = true; // a shutdown during boot still stops what already started
+        RunSteps();
+    }
+
+    // ---------------------------------------------------------------- queries
 
     private void Handle(LoadPluginConfig command)
     {
@@ -290,9 +703,8 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
             return;
         }
         var now = DateTimeOffset.UtcNow;
-        var events = sections.Select(s => (IPluginEvent)new PluginConfigured(now, _settings.NodeId, s.Name, s.Config.Json, PluginSection.Hash(s.Config.Json), null)).ToList();
         var sender = Sender;
-        events.ForEach(e => Record(e));
+        foreach (var s in sections) Record(new PluginConfigured(now, _settings.NodeId, s.Name, s.Config.Json, PluginSection.Hash(s.Config.Json), null));
         DeferAsync(sections, s => sender.Tell(new PluginConfigLoaded([.. s.Select(x => x.Name)], null)));
     }
 
@@ -306,350 +718,48 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
         Sender.Tell(new CurrentPluginsByType(query.Type, plugins));
     }
 
-    // ---------------------------------------------------------------- operations
+    private string DisplayState(string name) =>
+        _live.TryGetValue(name, out var l) && l.Phase is LifecyclePhase.Waiting ? "retrying" : _state.Get(name).State.ToString().ToLowerInvariant();
 
-    private void Enqueue(Operation operation)
+    private NodePluginStatus BuildStatus()
     {
-        if (_shuttingDown && operation.Origin != OperationOrigin.Shutdown)
+        var entries = ImmutableSortedDictionary.CreateBuilder<string, PluginStatusEntry>(StringComparer.Ordinal);
+        foreach (var name in _descriptors.Keys.Concat(_state.Plugins.Keys).Distinct())
         {
-            operation.ReplyTo?.Tell(new PluginOperationFailed(operation.Plugin, "the node is shutting down", _state.Get(operation.Plugin).State));
-            return;
+            var record = _state.Get(name);
+            _descriptors.TryGetValue(name, out var d);
+            _statuses.TryGetValue(name, out var live);
+            // Until the first discovery has finished, a journaled plugin is not yet missing.
+            var missing = d is null && _booted;
+            var state = missing ? "error" : DisplayState(name);
+            var error = missing ? NotFound(name).Reason : state is "error" or "retrying" ? record.Error : null;
+            entries[name] = new PluginStatusEntry(
+                state,
+                d?.Metadata.Type.ToString().ToLowerInvariant() ?? "unknown",
+                d?.Metadata.Version ?? "",
+                error,
+                live?.Status,
+                live is null ? null : PluginRuntimeDictionary.From(live.Runtime),
+                record.Restarts,
+                record.LastTransition,
+                d?.Origin ?? "");
         }
-        if (_operations.Count >= MaxQueuedOperations)
-        {
-            operation.ReplyTo?.Tell(new PluginOperationFailed(operation.Plugin, $"too many pending plugin operations ({MaxQueuedOperations}); try again", null));
-            return;
-        }
-        _operations.Enqueue(operation);
-        Drive();
-    }
-
-    private void Drive()
-    {
-        while (_ready && _current is null && _operations.Count > 0)
-            Begin(_operations.Dequeue());
-    }
-
-    private void Begin(Operation op)
-    {
-        var name = op.Plugin;
-        if (op.Kind == OperationKind.StopAllDone)
-        {
-            op.ReplyTo?.Tell(AllPluginsStopped.Instance);
-            return;
-        }
-        if (!_descriptors.ContainsKey(name))
-        {
-            op.ReplyTo?.Tell(NotFound(name));
-            return;
-        }
-        var record = _state.Get(name);
-        _children.TryGetValue(name, out var child);
-        switch (op.Kind)
-        {
-            case OperationKind.Stop:
-                if (child is null)
-                {
-                    if (op.Origin != OperationOrigin.Shutdown && record.State is not (PluginState.Stopped or PluginState.Discovered))
-                        Transition(name, PluginState.Stopped, false, null);
-                    Timers.Cancel(RestartTimerKey(name)); // an operator stop also cancels a pending supervised restart
-                    op.ReplyTo?.Tell(new PluginOperationSucceeded(name, _state.Get(name).State));
-                    return;
-                }
-                Await(op, child, Step.Stop);
-                child.Actor.Tell(StopInstance.Withdrawing);
-                return;
-
-            case OperationKind.Restart:
-                _failures.Remove(name);
-                Timers.Cancel(RestartTimerKey(name));
-                if (child is not null)
-                {
-                    Await(op, child, Step.StopThenStart);
-                    child.Actor.Tell(StopInstance.Pausing);
-                    return;
-                }
-                BeginStart(op, record, restartCount: 0);
-                return;
-
-            case OperationKind.Start:
-                if (child is { Started: true })
-                {
-                    op.ReplyTo?.Tell(new PluginOperationSucceeded(name, PluginState.Active));
-                    return;
-                }
-                if (child is not null)
-                {
-                    Await(op, child, Step.Start);
-                    child.Actor.Tell(StartInstance.Instance);
-                    return;
-                }
-                BeginStart(op, record, record.Restarts);
-                return;
-
-            case OperationKind.Initialize:
-                if (record.State == PluginState.Active && child is not null)
-                {
-                    // Re-initializing a running plugin would orphan it (a Python defect): refuse instead.
-                    op.ReplyTo?.Tell(new PluginOperationFailed(name, $"plugin '{name}' is active; stop it before initializing it again", record.State));
-                    return;
-                }
-                if (child is not null) StopChild(name);
-                SpawnFor(op, record.Restarts);
-                return;
-        }
-    }
-
-    private void BeginStart(Operation op, PluginRecord record, int restartCount)
-    {
-        var name = op.Plugin;
-        var inactive = _descriptors[name].Metadata.Dependencies
-            .Where(d => !_children.TryGetValue(d, out var c) || !c.Started)
-            .Order(StringComparer.Ordinal)
-            .ToList();
-        var problem = ValidationProblem(name);
-        if (problem is null && inactive.Count > 0)
-            problem = $"dependency {string.Join(", ", inactive.Select(d => $"'{d}' ({_state.Get(d).State.ToString().ToLowerInvariant()})"))} is not active";
-        if (problem is not null)
-        {
-            if (op.Origin == OperationOrigin.Supervised)
-                Supervise(name, problem, permanent: false); // a dependency may come back: keep trying within the restart budget
-            else
-                Transition(name, PluginState.Error, op.Origin == OperationOrigin.Boot, problem, restartCount);
-            op.ReplyTo?.Tell(new PluginOperationFailed(name, problem, PluginState.Error));
-            return;
-        }
-        op.ThenStart = true;
-        SpawnFor(op, restartCount);
-    }
-
-    /// <summary>Validates config, records it if it changed, and creates the plugin's actor (which initializes the plugin).</summary>
-    private void SpawnFor(Operation op, int restartCount)
-    {
-        var name = op.Plugin;
-        var validation = Validate(name);
-        if (validation is PluginOperationFailed failed)
-        {
-            op.ReplyTo?.Tell(failed);
-            return;
-        }
-        var config = op.Config ?? ConfigFor(name);
-        var configProblem = ConfigProblem(name, config);
-        if (configProblem is not null)
-        {
-            Transition(name, PluginState.Error, false, configProblem, restartCount);
-            op.ReplyTo?.Tell(new PluginOperationFailed(name, configProblem, PluginState.Error));
-            return;
-        }
-        var hash = PluginSection.Hash(config.Json);
-        if (_state.Get(name).ConfigHash != hash || _state.Get(name).ConfigJson is null)
-        {
-            Record(new PluginConfigured(DateTimeOffset.UtcNow, _settings.NodeId, name, config.Json, hash, null));
-        }
-        op.RestartCount = restartCount;
-        var incarnation = ++_incarnations;
-        var context = new PluginContext(_settings.NodeId, _settings.DataDirectory, config);
-        var actor = Context.ActorOf(PluginActor.Props(_descriptors[name], context, incarnation, _settings.PluginManager, _pipeline,
-            keepFailedWrites: _settings.Pipeline.For(name).Link.Overflow == Pipeline.OverflowPolicy.Durable), $"{name}-{incarnation}");
-        Context.Watch(actor);
-        var child = new Child(actor, incarnation);
-        _children[name] = child;
-        Await(op, child, Step.Initialize);
-    }
-
-    private void Await(Operation op, Child child, Step step)
-    {
-        op.Step = step;
-        op.Incarnation = child.Incarnation;
-        op.Id = ++_operationIds;
-        _current = op;
-        Timers.StartSingleTimer(OperationTimer, new OperationTimedOut(op.Id), _settings.PluginManager.OperationTimeout);
-    }
-
-    private void Finish(PluginOperationResult result)
-    {
-        var op = _current!;
-        _current = null;
-        Timers.Cancel(OperationTimer);
-        // The answer waits for the transition it reports to be written: an operator who was told
-        // "active" must find the plugin active after a crash.
-        if (op.ReplyTo is { } replyTo) DeferAsync(result, r => replyTo.Tell(r));
-        Drive();
-    }
-
-    private bool IsAwaiting(string name, int incarnation, params Step[] steps) =>
-        _current is { } op && op.Plugin == name && op.Incarnation == incarnation && steps.Contains(op.Step);
-
-    private void Handle(InstanceInitialized m)
-    {
-        if (!IsAwaiting(m.Name, m.Incarnation, Step.Initialize)) return;
-        var op = _current!;
-        Transition(m.Name, PluginState.Initialized, op.Origin == OperationOrigin.Supervised || (op.ThenStart && _state.Get(m.Name).WantActive), null, op.RestartCount);
-        if (op.ThenStart)
-        {
-            op.Step = Step.Start;
-            _children[m.Name].Actor.Tell(StartInstance.Instance);
-            return;
-        }
-        Finish(new PluginOperationSucceeded(m.Name, PluginState.Initialized));
-    }
-
-    private void Handle(InstanceStarted m)
-    {
-        if (!IsAwaiting(m.Name, m.Incarnation, Step.Start)) return;
-        _children[m.Name] = _children[m.Name] with { Started = true };
-        Transition(m.Name, PluginState.Active, true, null, _current!.RestartCount);
-        Finish(new PluginOperationSucceeded(m.Name, PluginState.Active));
-    }
-
-    private void Handle(InstanceStopped m)
-    {
-        if (!IsCurrent(m.Name, m.Incarnation)) return;
-        ForgetChild(m.Name);
-        if (!IsAwaiting(m.Name, m.Incarnation, Step.Stop, Step.StopThenStart)) return;
-        if (m.Error is not null) _log.Warning("Plugin {Plugin} threw while stopping: {Error}", m.Name, m.Error);
-        CompleteStop(m.Name, m.Error);
-    }
-
-    /// <summary>The plugin actor of the current stop (or restart) operation is gone: record the stop, or go on to start.</summary>
-    private void CompleteStop(string name, string? error)
-    {
-        var op = _current!;
-        if (op.Step == Step.StopThenStart)
-        {
-            _current = null;
-            Timers.Cancel(OperationTimer);
-            BeginStart(op, _state.Get(name), restartCount: 0);
-            if (_current is null) Drive();
-            return;
-        }
-        if (op.Origin != OperationOrigin.Shutdown)
-            Transition(name, PluginState.Stopped, false, error is null ? null : $"stopped, but stop threw: {error}");
-        Finish(new PluginOperationSucceeded(name, op.Origin == OperationOrigin.Shutdown ? _state.Get(name).State : PluginState.Stopped));
-    }
-
-    private void Handle(InstanceFailed m)
-    {
-        if (!IsCurrent(m.Name, m.Incarnation)) return;
-        ForgetChild(m.Name);
-        var error = $"{m.Phase} failed: {m.Error}";
-        if (IsAwaiting(m.Name, m.Incarnation, Step.Stop, Step.StopThenStart))
-        {
-            // It failed while we were stopping it anyway: what was asked (a stop) has happened.
-            CompleteStop(m.Name, error);
-            return;
-        }
-        if (IsAwaiting(m.Name, m.Incarnation, Step.Initialize, Step.Start))
-        {
-            var op = _current!;
-            if (op.Origin == OperationOrigin.Supervised)
-                Supervise(m.Name, error, m.Permanent);
-            else
-                Transition(m.Name, PluginState.Error, false, error, op.RestartCount);
-            Finish(new PluginOperationFailed(m.Name, error, PluginState.Error));
-            return;
-        }
-        Supervise(m.Name, error, m.Permanent); // failed while working: no operation is waiting on it
-    }
-
-    private void Handle(Terminated t)
-    {
-        var entry = _children.FirstOrDefault(kv => kv.Value.Actor.Equals(t.ActorRef));
-        if (entry.Key is null) return;
-        // The actor stopped without saying why: a bug in the runtime rather than in the plugin.
-        ForgetChild(entry.Key);
-        if (_current is { } op && op.Plugin == entry.Key && op.Incarnation == entry.Value.Incarnation)
-        {
-            Transition(entry.Key, PluginState.Error, false, "the plugin's actor stopped unexpectedly");
-            Finish(new PluginOperationFailed(entry.Key, "the plugin's actor stopped unexpectedly", PluginState.Error));
-            return;
-        }
-        if (!_shuttingDown) Supervise(entry.Key, "the plugin's actor stopped unexpectedly", permanent: false);
-    }
-
-    private void Handle(OperationTimedOut m)
-    {
-        if (_current is not { } op || op.Id != m.OperationId) return;
-        var name = op.Plugin;
-        var timeout = _settings.PluginManager.OperationTimeout;
-        StopChild(name);
-        var phase = op.Step switch { Step.Initialize => "initialize", Step.Start => "start", _ => "stop" };
-        var error = $"{phase} did not finish within {timeout.TotalSeconds:0.###}s";
-        if (op.Origin != OperationOrigin.Shutdown) Transition(name, PluginState.Error, false, error, op.RestartCount);
-        Finish(new PluginOperationFailed(name, error, PluginState.Error));
-    }
-
-    // ---------------------------------------------------------------- supervision
-
-    private void Supervise(string name, string error, bool permanent)
-    {
-        var record = _state.Get(name);
-        var s = _settings.PluginManager.Supervision;
-        var now = DateTimeOffset.UtcNow;
-        if (!_failures.TryGetValue(name, out var window)) _failures[name] = window = new Queue<DateTimeOffset>();
-        while (window.Count > 0 && now - window.Peek() > s.Within) window.Dequeue();
-        window.Enqueue(now);
-        if (_shuttingDown)
-        {
-            Transition(name, PluginState.Error, record.WantActive, error, record.Restarts);
-            return;
-        }
-        if (permanent)
-        {
-            Transition(name, PluginState.Error, false, $"{error} (permanent fault: not restarted)", record.Restarts);
-            return;
-        }
-        if (window.Count > s.MaxRestarts)
-        {
-            Transition(name, PluginState.Error, false,
-                $"gave up after {s.MaxRestarts} restarts within {s.Within.TotalSeconds:0.###}s; last error: {error}", record.Restarts);
-            return;
-        }
-        var restarts = record.Restarts + 1;
-        var delay = RestartBackoff.Delay(s, window.Count, _random);
-        _log.Warning("Plugin {Plugin} failed ({Error}); restart {Restart} in {Delay}", name, error, restarts, delay);
-        Transition(name, PluginState.Error, true, $"restarting in {delay.TotalSeconds:0.##}s after: {error}", restarts);
-        Timers.StartSingleTimer(RestartTimerKey(name), new SupervisedRestart(name), delay);
-    }
-
-    private void Handle(SupervisedRestart m)
-    {
-        var record = _state.Get(m.Name);
-        if (_shuttingDown || _children.ContainsKey(m.Name) || record.State != PluginState.Error || !record.WantActive) return;
-        Enqueue(new Operation(OperationKind.Start, m.Name, null, null, OperationOrigin.Supervised));
-    }
-
-    private static string RestartTimerKey(string name) => $"restart-{name}";
-
-    // ---------------------------------------------------------------- shutdown
-
-    private void StopAll(IActorRef replyTo)
-    {
-        _shuttingDown = true;
-        foreach (var name in _descriptors.Keys) Timers.Cancel(RestartTimerKey(name));
-        // Operations not yet begun are dropped; their senders learn why.
-        while (_operations.Count > 0)
-        {
-            var dropped = _operations.Dequeue();
-            dropped.ReplyTo?.Tell(new PluginOperationFailed(dropped.Plugin, "the node is shutting down", _state.Get(dropped.Plugin).State));
-        }
-        var running = _children.Keys.ToList();
-        var order = DependencyResolver.Resolve(DependencyGraph(), running);
-        var stopOrder = order.Order.Reverse().Concat(running.Where(r => !order.Order.Contains(r)).Order(StringComparer.Ordinal));
-        foreach (var name in stopOrder)
-            _operations.Enqueue(new Operation(OperationKind.Stop, name, null, null, OperationOrigin.Shutdown));
-        _operations.Enqueue(new Operation(OperationKind.StopAllDone, "", replyTo, null, OperationOrigin.Shutdown));
-        _ready = true; // a shutdown during boot still stops what already started
-        Drive();
+        var all = entries.ToImmutable();
+        return new NodePluginStatus(
+            _settings.NodeId,
+            _booted && _current is null && _internal.Count == 0,
+            all.Count,
+            all.Values.Count(e => e.State != "discovered"),
+            all.Values.Count(e => e.State == "active"),
+            all.Values.Count(e => e.State == "error"),
+            all,
+            [.. _discoveryErrors]);
     }
 
     // ---------------------------------------------------------------- helpers
 
-    private void Transition(string name, PluginState to, bool wantActive, string? error, int? restarts = null)
-    {
-        var record = _state.Get(name);
-        Record(new PluginTransitioned(DateTimeOffset.UtcNow, _settings.NodeId, name, record.State, to, wantActive, record.ConfigHash, error, restarts ?? record.Restarts));
-    }
+    private PluginTransitioned Transitioned(DateTimeOffset at, PluginRecord record, PluginState to, bool wantActive, string? error, DesireSource? by, int? restarts = null) =>
+        new(at, _settings.NodeId, record.Name, record.State, to, wantActive, record.ConfigHash, error, restarts ?? record.Restarts, by);
 
     /// <summary>
     /// Applies an event at once, so that the next step sees it, and persists it; Persist holds back
@@ -667,128 +777,134 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
         });
     }
 
-    private PluginOperationFailed FailTo(string name, string problem)
-    {
-        Transition(name, PluginState.Error, false, problem);
-        return new PluginOperationFailed(name, problem, PluginState.Error);
-    }
-
     private PluginOperationFailed NotFound(string name) =>
         new(name, _state.Plugins.ContainsKey(name)
             ? $"plugin '{name}' is recorded in the journal but no longer discovered (its assembly is gone?)"
             : $"plugin '{name}' is not registered", null);
 
-    private void Reply(PluginOperationResult result) => Sender.Tell(result);
-
-    private bool IsCurrent(string name, int incarnation) => _children.TryGetValue(name, out var c) && c.Incarnation == incarnation;
-
-    private void StopChild(string name)
-    {
-        if (!_children.TryGetValue(name, out var child)) return;
-        Context.Unwatch(child.Actor);
-        Context.Stop(child.Actor);
-        ForgetChild(name);
-    }
-
-    private void ForgetChild(string name)
-    {
-        if (_children.Remove(name, out var child)) Context.Unwatch(child.Actor);
-        _statuses.Remove(name);
-    }
-
     private ImmutableDictionary<string, ImmutableArray<string>> DependencyGraph() =>
         _descriptors.ToImmutableDictionary(kv => kv.Key, kv => kv.Value.Metadata.Dependencies, StringComparer.Ordinal);
 
-    private NodePluginStatus BuildStatus()
-    {
-        var entries = ImmutableSortedDictionary.CreateBuilder<string, PluginStatusEntry>(StringComparer.Ordinal);
-        foreach (var name in _descriptors.Keys.Concat(_state.Plugins.Keys).Distinct())
-        {
-            var record = _state.Get(name);
-            _descriptors.TryGetValue(name, out var d);
-            _statuses.TryGetValue(name, out var live);
-            // Before the first discovery has finished, an undiscovered plugin is not yet missing.
-            var missing = d is null && _ready;
-            var state = missing ? PluginState.Error : record.State;
-            var error = missing ? NotFound(name).Reason : state == PluginState.Error ? record.Error : null;
-            entries[name] = new PluginStatusEntry(
-                state.ToString().ToLowerInvariant(),
-                d?.Metadata.Type.ToString().ToLowerInvariant() ?? "unknown",
-                d?.Metadata.Version ?? "",
-                error,
-                live?.Status,
-                live is null ? null : PluginRuntimeDictionary.From(live.Runtime),
-                record.Restarts,
-                record.LastTransition,
-                d?.Origin ?? "");
-        }
-        var all = entries.ToImmutable();
-        return new NodePluginStatus(
-            _settings.NodeId,
-            _ready && _current is null && _operations.Count == 0,
-            all.Count,
-            all.Values.Count(e => e.State != "discovered"),
-            all.Values.Count(e => e.State == "active"),
-            all.Values.Count(e => e.State == "error"),
-            all,
-            [.. _discoveryErrors]);
-    }
+    private static string RetryTimerKey(string name) => $"retry-{name}";
 
-    // ---------------------------------------------------------------- private messages
+    private static string CallTimerKey(string name) => $"call-{name}";
+
+    // ---------------------------------------------------------------- private messages and state
 
     private sealed record DiscoveryCompleted(DiscoveryResult Discovery, IActorRef? ReplyTo, bool Boot);
 
-    private sealed record SupervisedRestart(string Name);
+    private sealed record UpgradeLoaded(string Name, PluginUpgradeLoad Load);
 
-    private sealed record OperationTimedOut(int OperationId);
+    private sealed record RetryTimer(string Name);
 
-    private sealed record Child(IActorRef Actor, int Incarnation, bool Started = false);
+    private sealed record CallTimedOut(string Name, int Incarnation);
+
+    private sealed class BeginInternal
+    {
+        public static readonly BeginInternal Instance = new();
+
+        private BeginInternal() { }
+    }
+
+    /// <summary>What the manager knows of a plugin beyond the journal: its phase and its recent failures.</summary>
+    private sealed record LivePlugin(LifecyclePhase Phase, SupervisionWindow Window)
+    {
+        public static LivePlugin Idle { get; } = new(LifecyclePhase.Idle.Instance, SupervisionWindow.Empty);
+    }
+
+    private sealed record Instance(IActorRef Actor, int Incarnation);
 
     private enum OperationKind
     {
+        Load,
+        Validate,
         Initialize,
         Start,
         Stop,
         Restart,
-        StopAllDone,
+        Upgrade,
+        Retry,
+        StopAll,
+        Unknown,
     }
 
-    private enum OperationOrigin
+    private sealed record Operation(OperationKind Kind, string Plugin, IActorRef? ReplyTo, PluginConfig? Config = null, DesireSource By = DesireSource.Operator, bool Cascade = true);
+
+    /// <summary>One plugin's part of an operation.</summary>
+    /// <param name="Cascaded">Done for the operation's plugin (a dependency started, a dependent stopped), not asked for itself.</param>
+    private sealed record Step(string Plugin, StepKind Kind, bool Cascaded = false);
+
+    private abstract record StepKind
     {
-        Command,
-        Boot,
-        Supervised,
-        Shutdown,
+        public sealed record Load : StepKind
+        {
+            public static Load Instance { get; } = new();
+        }
+
+        public sealed record Validate : StepKind
+        {
+            public static Validate Instance { get; } = new();
+        }
+
+        public sealed record Initialize(PluginConfig? Config) : StepKind;
+
+        public sealed record Start(DesireSource By) : StepKind;
+
+        public sealed record Stop(AfterStop Then) : StepKind;
+
+        public sealed record Restart : StepKind
+        {
+            public static Restart Instance { get; } = new();
+        }
+
+        public sealed record Upgrade(PluginDescriptor Candidate) : StepKind;
+
+        public sealed record Retry : StepKind
+        {
+            public static Retry Instance { get; } = new();
+        }
     }
 
-    private enum Step
+    /// <summary>The operation in progress: its remaining steps and what the finished ones said.</summary>
+    private sealed class RunningOperation(Operation operation, Queue<Step> steps)
     {
-        Initialize,
-        Start,
-        Stop,
-        StopThenStart,
-    }
+        private readonly List<string> _cascaded = [];
+        private Effect.Done? _outcome;
+        private string? _failure;
 
-    private sealed class Operation(OperationKind kind, string plugin, IActorRef? replyTo, PluginConfig? config, OperationOrigin origin)
-    {
-        public OperationKind Kind { get; } = kind;
+        public Operation Operation { get; } = operation;
 
-        public string Plugin { get; } = plugin;
+        public Queue<Step> Steps { get; } = steps;
 
-        public IActorRef? ReplyTo { get; } = replyTo;
+        /// <summary>The manager's behaviour is <see cref="PluginManagerActor.Awaiting"/> for this operation.</summary>
+        public bool Awaiting { get; set; }
 
-        public PluginConfig? Config { get; } = config;
+        /// <summary>A fixed reply (StopAll), instead of the operation plugin's outcome.</summary>
+        public object? Reply { get; init; }
 
-        public OperationOrigin Origin { get; } = origin;
+        public void Finished(Step step, Effect.Done? done)
+        {
+            if (step.Cascaded)
+            {
+                if (done is { Succeeded: true }) _cascaded.Add(step.Plugin);
+                return;
+            }
+            _outcome = done;
+        }
 
-        public bool ThenStart { get; set; }
+        public void Fail(string reason) => _failure = reason;
 
-        public Step Step { get; set; }
-
-        public int Incarnation { get; set; }
-
-        public int Id { get; set; }
-
-        public int RestartCount { get; set; }
+        public object? Result(PluginState state)
+        {
+            if (Reply is not null) return Reply;
+            var name = Operation.Plugin;
+            if (_failure is not null) return new PluginOperationFailed(name, _failure, state);
+            return _outcome switch
+            {
+                { Succeeded: true } d => new PluginOperationSucceeded(name, d.State, [.. _cascaded], d.Detail),
+                { } d => new PluginOperationFailed(name, d.Reason ?? "failed", d.State),
+                null => Operation.Kind == OperationKind.Retry ? null : new PluginOperationSucceeded(name, state, [.. _cascaded]),
+            };
+        }
     }
 }

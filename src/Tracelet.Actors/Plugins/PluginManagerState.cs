@@ -4,6 +4,7 @@ using Tracelet.Abstractions;
 namespace Tracelet.Actors.Plugins;
 
 /// <summary>What the journal knows about one plugin.</summary>
+/// <param name="DesiredBy">Who asked for <see cref="WantActive"/>: an operator's wish outlives the configuration, a file's does not.</param>
 public sealed record PluginRecord(
     string Name,
     PluginState State,
@@ -13,7 +14,8 @@ public sealed record PluginRecord(
     string? ConfigHash,
     string? FileSectionHash,
     int Restarts,
-    DateTimeOffset? LastTransition)
+    DateTimeOffset? LastTransition,
+    Lifecycle.DesireSource DesiredBy = Lifecycle.DesireSource.Operator)
 {
     /// <summary>A plugin the journal has not seen yet.</summary>
     public static PluginRecord New(string name) => new(name, PluginState.Discovered, false, null, null, null, null, 0, null);
@@ -45,6 +47,7 @@ public sealed record PluginManagerState(ImmutableSortedDictionary<string, Plugin
                 ConfigHash = t.ConfigHash ?? record.ConfigHash,
                 Restarts = t.Restarts,
                 LastTransition = t.At,
+                DesiredBy = t.DesiredBy ?? record.DesiredBy,
             },
             PluginConfigured c => record with
             {

@@ -4,11 +4,14 @@ namespace Tracelet.Actors.Plugins;
 internal static class RestartBackoff
 {
     /// <summary>The delay before restart number <paramref name="attempt"/> (1-based).</summary>
-    public static TimeSpan Delay(SupervisionSettings s, int attempt, Random random)
+    public static TimeSpan Delay(SupervisionSettings s, int attempt, Random random) => Delay(s, attempt, random.NextDouble());
+
+    /// <summary>The delay before restart number <paramref name="attempt"/>, with a jitter sample in [0, 1).</summary>
+    public static TimeSpan Delay(SupervisionSettings s, int attempt, double jitterSample)
     {
         var exponent = Math.Min(attempt - 1, 30);
         var raw = Math.Min(s.MaxBackoff.TotalMilliseconds, s.MinBackoff.TotalMilliseconds * Math.Pow(2, exponent));
-        var jitter = 1 + (random.NextDouble() * s.RandomFactor);
+        var jitter = 1 + (jitterSample * s.RandomFactor);
         return TimeSpan.FromMilliseconds(Math.Min(s.MaxBackoff.TotalMilliseconds, raw * jitter));
     }
 }

@@ -67,13 +67,14 @@ public sealed class TraceletEventSerializer(ExtendedActorSystem system) : Serial
         [property: JsonPropertyName("want_active")] bool WantActive,
         [property: JsonPropertyName("config_hash")] string? ConfigHash,
         [property: JsonPropertyName("error")] string? Error,
-        [property: JsonPropertyName("restarts")] int Restarts)
+        [property: JsonPropertyName("restarts")] int Restarts,
+        [property: JsonPropertyName("desired_by")] int? DesiredBy = null)
     {
         public static TransitionDto Of(PluginTransitioned e) =>
-            new(e.At, e.NodeId, e.Plugin, (int)e.From, (int)e.To, e.WantActive, e.ConfigHash, e.Error, e.Restarts);
+            new(e.At, e.NodeId, e.Plugin, (int)e.From, (int)e.To, e.WantActive, e.ConfigHash, e.Error, e.Restarts, (int?)e.DesiredBy);
 
         public PluginTransitioned ToEvent() =>
-            new(At, Node, Plugin, (PluginState)From, (PluginState)To, WantActive, ConfigHash, Error, Restarts);
+            new(At, Node, Plugin, (PluginState)From, (PluginState)To, WantActive, ConfigHash, Error, Restarts, (Plugins.Lifecycle.DesireSource?)DesiredBy);
     }
 
     private sealed record ConfiguredDto(
@@ -98,13 +99,15 @@ public sealed class TraceletEventSerializer(ExtendedActorSystem system) : Serial
         [property: JsonPropertyName("config_hash")] string? ConfigHash,
         [property: JsonPropertyName("file_section_hash")] string? FileSectionHash,
         [property: JsonPropertyName("restarts")] int Restarts,
-        [property: JsonPropertyName("last_transition")] DateTimeOffset? LastTransition)
+        [property: JsonPropertyName("last_transition")] DateTimeOffset? LastTransition,
+        [property: JsonPropertyName("desired_by")] int? DesiredBy = null)
     {
         public static RecordDto From(PluginRecord r) =>
-            new(r.Name, (int)r.State, r.WantActive, r.Error, r.ConfigJson, r.ConfigHash, r.FileSectionHash, r.Restarts, r.LastTransition);
+            new(r.Name, (int)r.State, r.WantActive, r.Error, r.ConfigJson, r.ConfigHash, r.FileSectionHash, r.Restarts, r.LastTransition, (int)r.DesiredBy);
 
         public PluginRecord ToRecord() =>
-            new(Name, (PluginState)State, WantActive, Error, ConfigJson, ConfigHash, FileSectionHash, Restarts, LastTransition);
+            new(Name, (PluginState)State, WantActive, Error, ConfigJson, ConfigHash, FileSectionHash, Restarts, LastTransition,
+                (Plugins.Lifecycle.DesireSource)(DesiredBy ?? 0));
     }
 
     private sealed record SnapshotDto([property: JsonPropertyName("plugins")] ImmutableArray<RecordDto> Plugins);

@@ -217,19 +217,48 @@ public sealed class PluginManagerSpec : PluginManagerSpecBase
     }
 
     [Fact]
-    public void A_plugin_starts_only_after_its_dependencies_are_active()
+    public void Starting_a_plugin_starts_its_dependencies_first_and_says_so()
     {
         var manager = StartManager();
         AwaitReady(manager);
 
-        var early = Fails(manager, new StartPlugin("chain-a"));
-        Assert.Equal(PluginState.Error, early.State);
-        Assert.Contains("dependency 'chain-b' (discovered) is not active", early.Reason);
+        var started = Assert.IsType<PluginOperationSucceeded>(Ask<PluginOperationResult>(manager, new StartPlugin("chain-a")));
+        Assert.Equal(PluginState.Active, started.State);
+        Assert.Equal(["chain-c", "chain-b"], started.Cascaded.ToArray());
+        var status = Status(manager);
+        Assert.All(new[] { "chain-a", "chain-b", "chain-c" }, n => Assert.Equal(("active", null), (status.Plugins[n].State, status.Plugins[n].Error)));
+        // Activated in dependency order.
+        var activated = SqliteJournal.Events(Node.SqliteFile)
+            .Where(r => r.Manifest == "pt1" && r.Json.GetProperty("to").GetInt32() == (int)PluginState.Active)
+            .Select(r => r.Json.GetProperty("plugin").GetString());
+        Assert.Equal(["chain-c", "chain-b", "chain-a"], activated);
+    }
 
-        Succeeds(manager, new StartPlugin("chain-c"), PluginState.Active);
-        Succeeds(manager, new StartPlugin("chain-b"), PluginState.Active);
+    [Fact]
+    public void Stopping_a_dependency_stops_its_dependents_first_or_refuses_when_asked_not_to_cascade()
+    {
+        var manager = StartManager();
+        AwaitReady(manager);
         Succeeds(manager, new StartPlugin("chain-a"), PluginState.Active);
-        Assert.Null(Status(manager).Plugins["chain-a"].Error);
+
+        var refused = Fails(manager, new StopPlugin("chain-c", Cascade: false));
+        Assert.Equal("'chain-a', 'chain-b' depend on 'chain-c' and are running; stop them first, or stop with cascade", refused.Reason);
+        Assert.All(new[] { "chain-a", "chain-b", "chain-c" }, n => Assert.Equal("active", Status(manager).Plugins[n].State));
+
+        var stopped = Assert.IsType<PluginOperationSucceeded>(Ask<PluginOperationResult>(manager, new StopPlugin("chain-c")));
+        Assert.Equal(PluginState.Stopped, stopped.State);
+        Assert.Equal(["chain-a", "chain-b"], stopped.Cascaded.ToArray());
+        var status = Status(manager);
+        Assert.All(new[] { "chain-a", "chain-b", "chain-c" }, n => Assert.Equal("stopped", status.Plugins[n].State));
+        var stops = SqliteJournal.Events(Node.SqliteFile)
+            .Where(r => r.Manifest == "pt1" && r.Json.GetProperty("to").GetInt32() == (int)PluginState.Stopped)
+            .Select(r => (r.Json.GetProperty("plugin").GetString(), r.Json.TryGetProperty("error", out var e) ? e.GetString() : null));
+        Assert.Equal(
+        [
+            ("chain-a", "stopped because its dependency 'chain-c' was stopped"),
+            ("chain-b", "stopped because its dependency 'chain-c' was stopped"),
+            ("chain-c", null),
+        ], stops);
     }
 
     [Fact]
