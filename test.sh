@@ -34,11 +34,15 @@ apt_install() {
   local what="$1"; shift
   command -v apt-get >/dev/null 2>&1 || die "$what is missing and there is no apt-get here: install $* with this system's package manager, then run ./test.sh again"
   [[ "${AS_ROOT[0]:-}" == missing ]] && cannot_install "$what" "apt-get update && apt-get install -y --no-install-recommends $*"
+  local log
+  log="$(mktemp)"
   if [[ "$apt_updated" -eq 0 ]]; then
-    "${AS_ROOT[@]}" apt-get update -qq >/dev/null
+    "${AS_ROOT[@]}" apt-get update -qq >"$log" 2>&1 || { cat "$log" >&2; die "apt-get update failed (above)"; }
     apt_updated=1
   fi
-  "${AS_ROOT[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+  "${AS_ROOT[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >"$log" 2>&1 \
+    || { cat "$log" >&2; die "apt-get install $* failed (above)"; }
+  rm -f "$log"
 }
 
 # gcc: any cc will do.
