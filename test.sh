@@ -26,7 +26,7 @@ fi
 # What to run by hand when this script cannot install: the same commands it would have run.
 cannot_install() {
   local what="$1" how="$2"
-  die "$what is missing and installing it needs root: run ./test.sh as root (or with sudo available), or run \`$how\` as root first. Without it the tests that need $what fail, saying so."
+  die "$what is missing, and setting it up needs root: run ./test.sh as root (or where sudo works), or run \`$how\` as root first. Without it the tests that need it fail, saying so."
 }
 
 apt_updated=0
