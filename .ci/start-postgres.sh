@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Starts a local PostgreSQL for the "Postgres" test category (PostgresRecoverySpec): listens on
-# 127.0.0.1:5432, user postgres, password postgres. Idempotent: installs Debian's package only
-# when no server binaries are found, initialises /tmp/tracelet-pg only once, starts the server
-# only when it is not running, and (re)sets the password every time.
+# Starts a local PostgreSQL for the "Postgres" test category: listens on 127.0.0.1:5432, user
+# postgres, password postgres, and prints its Npgsql connection string as the last line on stdout
+# (progress goes to stderr). Idempotent: installs Debian's package only when no server binaries
+# are found, initialises /tmp/tracelet-pg only once, starts the server only when it is not
+# running, and (re)sets the password every time. Needs root (it runs the server as the postgres
+# user). `bash .ci/start-postgres.sh stop` stops the server it started.
 set -euo pipefail
 
 DATA_DIR="${TRACELET_PG_DATA:-/tmp/tracelet-pg}"
@@ -21,6 +23,10 @@ find_bin_dir() {
 }
 
 BIN_DIR="$(find_bin_dir || true)"
+if [[ "${1:-}" == "stop" && -z "$BIN_DIR" ]]; then
+  echo "PostgreSQL is not installed: nothing to stop" >&2
+  exit 0
+fi
 if [[ -z "$BIN_DIR" ]]; then
   echo "PostgreSQL binaries not found; installing Debian's postgresql package" >&2
   export DEBIAN_FRONTEND=noninteractive
@@ -42,6 +48,16 @@ as_postgres() {
     su postgres -s /bin/bash -c "$(printf '%q ' "$@")"
   fi
 }
+
+if [[ "${1:-}" == "stop" ]]; then
+  if [[ -f "$DATA_DIR/PG_VERSION" ]] && as_postgres "$BIN_DIR/pg_ctl" -D "$DATA_DIR" status >/dev/null 2>&1; then
+    as_postgres "$BIN_DIR/pg_ctl" -D "$DATA_DIR" -w -m fast stop >/dev/null
+    echo "PostgreSQL in $DATA_DIR stopped" >&2
+  else
+    echo "PostgreSQL in $DATA_DIR is not running" >&2
+  fi
+  exit 0
+fi
 
 mkdir -p "$DATA_DIR"
 chown postgres:postgres "$DATA_DIR"
@@ -76,4 +92,5 @@ fi
 # Over the local socket (trust), so this works whatever the password was.
 as_postgres "$BIN_DIR/psql" -h "$DATA_DIR" -p "$PORT" -U postgres -d postgres -q -v ON_ERROR_STOP=1 \
   -c "ALTER USER postgres WITH PASSWORD 'postgres';" >/dev/null
-echo "PostgreSQL ready: Host=127.0.0.1;Port=$PORT;Username=postgres;Password=postgres" >&2
+echo "PostgreSQL ready in $DATA_DIR (log: $LOG_FILE)" >&2
+echo "Host=127.0.0.1;Port=$PORT;Username=postgres;Password=postgres;Database=postgres"

@@ -1,7 +1,6 @@
 using System.Collections.Immutable;
 using Akka.Configuration;
 using Tracelet.Actors.Configuration;
-using Tracelet.Actors.Persistence;
 using Tracelet.Actors.Plugins;
 using Tracelet.TestPlugins;
 
@@ -22,7 +21,7 @@ internal sealed class TestNode : IDisposable
         NodeId = nodeId;
         _hocon = hocon;
         Settings = CreateSettings();
-        SystemConfig = PersistenceHocon.Create(Settings).WithFallback(TraceletConfig());
+        SystemConfig = TraceletRuntime.SystemConfig(Settings, TraceletConfig());
     }
 
     /// <summary>The node's data directory, under the system temp folder.</summary>

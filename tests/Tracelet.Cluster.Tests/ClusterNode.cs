@@ -3,7 +3,6 @@ using Akka.Actor;
 using Akka.Configuration;
 using Tracelet.Actors;
 using Tracelet.Actors.Configuration;
-using Tracelet.Actors.Persistence;
 using Tracelet.Actors.Pipeline;
 using Tracelet.Actors.Plugins;
 
@@ -17,14 +16,15 @@ namespace Tracelet.Cluster.Tests;
 /// </summary>
 internal sealed class ClusterNode : IAsyncDisposable
 {
-    private ClusterNode(string nodeId, string dataDirectory, ActorSystem system, IActorRef manager, IActorRef pipeline, IActorRef status)
+    private readonly TraceletRuntime _runtime;
+
+    private ClusterNode(string nodeId, string dataDirectory, ActorSystem system, TraceletRuntime runtime, IActorRef status)
     {
         Status = status;
         NodeId = nodeId;
         DataDirectory = dataDirectory;
         System = system;
-        Manager = manager;
-        Pipeline = pipeline;
+        _runtime = runtime;
     }
 
     public string NodeId { get; }
@@ -33,9 +33,9 @@ internal sealed class ClusterNode : IAsyncDisposable
 
     public ActorSystem System { get; }
 
-    public IActorRef Manager { get; }
+    public IActorRef Manager => _runtime.PluginManager;
 
-    public IActorRef Pipeline { get; }
+    public IActorRef Pipeline => _runtime.Pipeline;
 
     /// <summary>The node's cluster status view (at /user/cluster-status, as in the node executable).</summary>
     public IActorRef Status { get; }
@@ -73,12 +73,12 @@ internal sealed class ClusterNode : IAsyncDisposable
             """;
         var config = ConfigurationFactory.ParseString(hocon).WithFallback(TraceletConfigLoader.ReferenceConfig());
         var settings = TraceletSettings.Create(config);
-        var system = ActorSystem.Create("tracelet", PersistenceHocon.Create(settings).WithFallback(config));
-        var pipeline = system.ActorOf(PluginManagerActor.PipelineProps(settings), "pipeline");
+        var system = ActorSystem.Create("tracelet", TraceletRuntime.SystemConfig(settings, config));
         var discover = () => PluginDiscovery.Discover(settings.Discovery, ImmutableDictionary<string, string>.Empty, [typeof(SequenceCollector).Assembly]);
-        var manager = system.ActorOf(PluginManagerActor.Props(settings, discover, pipeline), "plugin-manager");
-        var status = system.ActorOf(Tracelet.Actors.Status.ClusterStatusActor.Props(nodeId, null, Tracelet.Actors.Status.StatusSettings.Create(config), manager, pipeline), Tracelet.Actors.Status.ClusterStatusActor.Name);
-        return new ClusterNode(nodeId, dir, system, manager, pipeline, status);
+        // Unsupervised and not stopped by Terminate(): a terminated node is one that crashed, as under SIGKILL.
+        var runtime = TraceletRuntime.Start(system, settings, discover, new TraceletRuntimeOptions { SuperviseManager = false, StopOnShutdown = false });
+        var status = system.ActorOf(Tracelet.Actors.Status.ClusterStatusActor.Props(nodeId, null, Tracelet.Actors.Status.StatusSettings.Create(config), runtime.PluginManager, runtime.Pipeline), Tracelet.Actors.Status.ClusterStatusActor.Name);
+        return new ClusterNode(nodeId, dir, system, runtime, status);
     }
 
     /// <summary>Joins <paramref name="seed"/> (itself when null) and waits until this node is Up.</summary>
@@ -117,8 +117,8 @@ internal sealed class ClusterNode : IAsyncDisposable
     public async Task StopAsync()
     {
         if (System.WhenTerminated.IsCompleted) return;
-        await Pipeline.Ask<PipelineFlushed>(new FlushPipeline(TimeSpan.FromSeconds(3)), TimeSpan.FromSeconds(10));
-        await Manager.Ask<AllPluginsStopped>(StopAllPlugins.Instance, TimeSpan.FromSeconds(20));
+        var stopped = await _runtime.StopAsync();
+        if (!stopped.Completed) throw new TimeoutException($"{NodeId}: the runtime did not stop in time: {stopped}");
         await CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClrExitReason.Instance);
     }
 

@@ -4,7 +4,7 @@ using Xunit;
 
 namespace Tracelet.Node.Tests;
 
-/// <summary>The node's GET /metrics, scraped by a real Prometheus (Debian's package, installed by .ci/run).</summary>
+/// <summary>The node's GET /metrics, scraped by a real Prometheus (Debian's package, installed by ./test.sh).</summary>
 public sealed class MetricsEndpointSpec : IDisposable
 {
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);

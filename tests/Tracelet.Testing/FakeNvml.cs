@@ -86,7 +86,7 @@ public static class FakeNvml
                 if (File.Exists(Path.Combine(dir, name))) return Path.Combine(dir, name);
             }
         }
-        throw new InvalidOperationException("no C compiler: the NVML tests build a fake libnvidia-ml.so.1 with cc. Install gcc (apt-get install gcc).");
+        throw new InvalidOperationException("no C compiler: the NVML tests build a fake libnvidia-ml.so.1 with cc. Run `./test.sh` (it installs gcc) or install gcc (apt-get install gcc).");
     }
 
     /// <summary>The fake's control API (fakenvml_*), through the same loaded copy the binding uses.</summary>

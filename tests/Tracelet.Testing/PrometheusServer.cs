@@ -41,8 +41,8 @@ public sealed class PrometheusServer : IAsyncDisposable
         var binary = Environment.GetEnvironmentVariable("TRACELET_PROMETHEUS") is { Length: > 0 } configured ? configured : DefaultBinary;
         if (!File.Exists(binary))
             throw new InvalidOperationException(
-                $"Prometheus is not installed ({binary} is missing): .ci/run installs it with `apt-get install -y prometheus` (Debian's package); " +
-                "install it the same way, or point TRACELET_PROMETHEUS at a prometheus binary");
+                $"Prometheus is not installed ({binary} is missing): `./test.sh` installs it (Debian's package, `apt-get install -y prometheus`); " +
+                "run it, install the package the same way, or point TRACELET_PROMETHEUS at a prometheus binary");
         return binary;
     }
 

@@ -4,7 +4,6 @@ using Akka.Configuration;
 using Microsoft.Data.Sqlite;
 using Tracelet.Actors;
 using Tracelet.Actors.Configuration;
-using Tracelet.Actors.Persistence;
 using Tracelet.Actors.Serialization;
 using RunCompleted = Tracelet.Bench.Recovery.JournalBenchActor.RunCompleted;
 
@@ -34,15 +33,15 @@ internal static class JournalThroughput
         var ct = context.Cancellation;
         var dataDir = context.CreateTempDirectory("journal");
 
-        // Configured as the node configures itself (Tracelet.Hosting.WithTracelet): settings from
-        // reference.conf (which also binds our serializer), then PersistenceHocon.Create on top —
-        // that switches tracelet.db to WAL and sets the single-writer journal options.
+        // Configured as the node configures itself: settings from reference.conf, then
+        // TraceletRuntime.SystemConfig, which binds our serializer, switches tracelet.db to WAL and
+        // sets the single-writer journal options.
         var nodeConfig = ConfigurationFactory.ParseString($"""
             tracelet.node-id = {NodeId}
             tracelet.data-dir = {TraceletConfigLoader.Quote(dataDir)}
             """).WithFallback(TraceletConfigLoader.ReferenceConfig());
         var settings = TraceletSettings.Create(nodeConfig);
-        var config = PersistenceHocon.Create(settings).WithFallback(nodeConfig);
+        var config = TraceletRuntime.SystemConfig(settings, nodeConfig);
         var persistenceId = settings.PluginManagerPersistenceId;
 
         RunCompleted single, batched;

@@ -123,14 +123,6 @@ internal sealed class PrometheusExposition
         }
     }
 
-    /// <summary>The text exposition (what <c>GET /metrics</c> answers), for tests and the benchmark.</summary>
-    public async Task<string> ToTextAsync(CancellationToken cancellationToken = default)
-    {
-        using var stream = new MemoryStream();
-        await Registry.CollectAndExportAsTextAsync(stream, cancellationToken).ConfigureAwait(false);
-        return System.Text.Encoding.UTF8.GetString(stream.GetBuffer(), 0, (int)stream.Length);
-    }
-
     /// <summary>Without scrapes, writes still sweep now and then, so that memory stays bounded.</summary>
     private TimeSpan SweepEvery => _staleAfter < TimeSpan.FromSeconds(10) ? _staleAfter : TimeSpan.FromSeconds(10);
 

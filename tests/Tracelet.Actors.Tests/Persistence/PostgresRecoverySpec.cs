@@ -1,21 +1,19 @@
 using Npgsql;
 using Tracelet.Actors.Configuration;
+using Tracelet.Testing;
 using Xunit;
 using Xunit.Abstractions;
 
 namespace Tracelet.Actors.Tests.Persistence;
 
 /// <summary>
-/// Recovery after a crash with the journal in PostgreSQL, the cluster setup. Needs a server:
-/// <c>.ci/start-postgres.sh</c> starts one; TRACELET_TEST_POSTGRES points elsewhere. Each run gets a
-/// fresh database with a random name, dropped afterwards.
+/// Recovery after a crash with the journal in PostgreSQL, the cluster setup. Needs the server of
+/// <see cref="TestPostgres"/> (127.0.0.1:5432 as <c>./test.sh</c> starts it, or
+/// TRACELET_TEST_POSTGRES). Each run gets a fresh database with a random name, dropped afterwards.
 /// </summary>
 [Trait("Category", "Postgres")]
 public sealed class PostgresRecoverySpec : RecoverySpecBase
 {
-    public const string ConnectionVariable = "TRACELET_TEST_POSTGRES";
-    public const string DefaultConnection = "Host=127.0.0.1;Port=5432;Username=postgres;Password=postgres;Database=postgres";
-
     private readonly TestDatabase _database;
 
     public PostgresRecoverySpec(ITestOutputHelper output) : this(new TestDatabase(), output)
@@ -53,33 +51,28 @@ public sealed class PostgresRecoverySpec : RecoverySpecBase
         if (disposing) _database.Drop();
     }
 
-    /// <summary>A database of its own for one test, on the server TRACELET_TEST_POSTGRES names.</summary>
+    /// <summary>A database of its own for one test, on the server of <see cref="TestPostgres"/>.</summary>
     private sealed class TestDatabase
     {
-        private readonly string _admin;
+        private readonly NpgsqlConnectionStringBuilder _admin;
         private bool _created;
 
         public TestDatabase()
         {
-            var configured = Environment.GetEnvironmentVariable(ConnectionVariable);
-            var admin = new NpgsqlConnectionStringBuilder(string.IsNullOrWhiteSpace(configured) ? DefaultConnection : configured) { Timeout = 5 };
-            _admin = admin.ConnectionString;
+            _admin = new NpgsqlConnectionStringBuilder(TestPostgres.ConnectionString) { Timeout = 5 };
             Name = $"tracelet_test_{Guid.NewGuid():N}";
-            ConnectionString = new NpgsqlConnectionStringBuilder(_admin) { Database = Name }.ConnectionString;
-            Server = $"{admin.Host}:{admin.Port} as {admin.Username}";
+            ConnectionString = new NpgsqlConnectionStringBuilder(_admin.ConnectionString) { Database = Name }.ConnectionString;
         }
 
         public string Name { get; }
 
         public string ConnectionString { get; }
 
-        private string Server { get; }
-
         public async Task CreateAsync()
         {
             try
             {
-                await using var connection = new NpgsqlConnection(_admin);
+                await using var connection = new NpgsqlConnection(_admin.ConnectionString);
                 await connection.OpenAsync();
                 await using var command = new NpgsqlCommand($"CREATE DATABASE \"{Name}\"", connection);
                 await command.ExecuteNonQueryAsync();
@@ -87,10 +80,7 @@ public sealed class PostgresRecoverySpec : RecoverySpecBase
             }
             catch (Exception e) when (e is NpgsqlException or TimeoutException or System.Net.Sockets.SocketException)
             {
-                Assert.Fail(
-                    $"PostgreSQL is needed for this test and cannot be used at {Server}: {e.GetType().Name}: {e.Message}. " +
-                    $"Start a local server with `.ci/start-postgres.sh` (PostgreSQL on 127.0.0.1:5432, user postgres, password postgres), " +
-                    $"or set {ConnectionVariable} to an Npgsql connection string for a server where this user may create databases.");
+                Assert.Fail(TestPostgres.Unavailable(_admin, e));
             }
         }
 
@@ -110,7 +100,7 @@ public sealed class PostgresRecoverySpec : RecoverySpecBase
         {
             if (!_created) return;
             NpgsqlConnection.ClearAllPools();
-            using var connection = new NpgsqlConnection(_admin);
+            using var connection = new NpgsqlConnection(_admin.ConnectionString);
             connection.Open();
             // FORCE: the journal's pooled connections may still be open.
             using var command = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{Name}\" WITH (FORCE)", connection);

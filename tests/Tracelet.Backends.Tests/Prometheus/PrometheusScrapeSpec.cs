@@ -6,7 +6,7 @@ using Xunit;
 namespace Tracelet.Backends.Tests.Prometheus;
 
 /// <summary>
-/// A real Prometheus server (Debian's package, installed by .ci/run) scrapes the backend's own
+/// A real Prometheus server (Debian's package, installed by ./test.sh) scrapes the backend's own
 /// listen endpoint on 127.0.0.1; its query API must return what the backend was given.
 /// </summary>
 [Trait("Category", "Prometheus")]

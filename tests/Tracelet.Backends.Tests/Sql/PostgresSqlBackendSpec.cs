@@ -3,34 +3,40 @@ using System.Net.Sockets;
 using Npgsql;
 using Tracelet.Abstractions;
 using Tracelet.Backends.Sql;
+using Tracelet.Testing;
 using Xunit;
 using static Tracelet.Backends.Tests.Sql.SqlTestData;
 
 namespace Tracelet.Backends.Tests.Sql;
 
 /// <summary>
-/// The sql backend on the real PostgreSQL at $TRACELET_TEST_POSTGRES (start it with
-/// <c>bash .ci/start-postgres.sh</c>). Each test uses its own schema and drops it afterwards.
+/// The sql backend on a real PostgreSQL (<see cref="TestPostgres"/>: 127.0.0.1:5432 as
+/// <c>./test.sh</c> starts it, or $TRACELET_TEST_POSTGRES). Each test uses its own schema and
+/// drops it afterwards.
 /// </summary>
 [Trait("Category", "Postgres")]
 public sealed class PostgresSqlBackendSpec : IAsyncLifetime
 {
-    private const string Variable = "TRACELET_TEST_POSTGRES";
     private readonly string _schema = $"tracelet_spec_{Guid.NewGuid():N}";
     private readonly string _dir = Directory.CreateTempSubdirectory("tracelet-sql-pg-spec-").FullName;
+    private bool _serverUp;
 
-    private static string ConnectionString => Environment.GetEnvironmentVariable(Variable) is { Length: > 0 } c
-        ? c
-        : throw new InvalidOperationException($"{Variable} is not set: run `bash .ci/start-postgres.sh` and export {Variable}=\"Host=127.0.0.1;Port=5432;Username=postgres;Password=postgres;Database=postgres\"");
+    private static string ConnectionString => TestPostgres.ConnectionString;
 
     private string Config(string extra = "") =>
         $$"""{ "provider": "postgres", "connection-string": {{System.Text.Json.JsonSerializer.Serialize(ConnectionString)}}, "schema": "{{_schema}}"{{extra}} }""";
 
-    public Task InitializeAsync() => Task.CompletedTask;
+    public async Task InitializeAsync()
+    {
+        await TestPostgres.RequireAsync();
+        _serverUp = true;
+    }
 
     public async Task DisposeAsync()
     {
         Directory.Delete(_dir, recursive: true);
+        // Without a server the test has failed with the message that says so; nothing to drop.
+        if (!_serverUp) return;
         await using var db = new NpgsqlConnection(ConnectionString);
         await db.OpenAsync();
         await using var drop = new NpgsqlCommand($"DROP SCHEMA IF EXISTS {_schema} CASCADE", db);
