@@ -41,7 +41,9 @@ public static class TraceletHostingExtensions
             // The metric pipeline outlives PluginManager restarts (its buffers must not be lost with them).
             var pipeline = system.ActorOf(PluginManagerActor.PipelineProps(settings), "pipeline");
             registry.Register<TraceletPipeline>(pipeline);
-            var managerProps = PluginManagerActor.Props(settings, () => PluginDiscovery.Discover(settings.Discovery, environment), pipeline);
+            // One catalog for the node's life: discovery again, and a restarted manager, reuse what it loaded.
+            var catalog = new PluginCatalog(settings.Discovery, environment);
+            var managerProps = PluginManagerActor.Props(settings, catalog.Discover, pipeline);
             var supervisor = system.ActorOf(
                 BackoffSupervisor.Props(Backoff.OnStop(managerProps, "plugin-manager", TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30), 0.2, -1)),
                 "plugin-manager-supervisor");
