@@ -22,6 +22,15 @@ public sealed record TraceletRuntimeOptions
     /// </summary>
     public bool SuperviseManager { get; init; } = true;
 
+    /// <summary>The environment discovery reads (<c>TRACELET_PLUGIN_PATH</c>); default: the process environment.</summary>
+    public IReadOnlyDictionary<string, string>? Environment { get; init; }
+
+    /// <summary>
+    /// Where upgrades come from when <c>discover</c> is given; without <c>discover</c> the runtime's own
+    /// <see cref="PluginCatalog"/> serves both.
+    /// </summary>
+    public IPluginUpgradeSource? Upgrades { get; init; }
+
     /// <summary>
     /// Stop the runtime (<see cref="TraceletRuntime.StopAsync"/>) in the
     /// <see cref="CoordinatedShutdown.PhaseBeforeServiceUnbind"/> phase of the system's
@@ -123,8 +132,8 @@ public sealed class TraceletRuntime
     /// <param name="settings">The runtime's settings.</param>
     /// <param name="discover">
     /// Finds the plugins, on the thread pool at start and on <see cref="DiscoverPlugins"/>; default:
-    /// <see cref="PluginDiscovery.Discover"/> with <see cref="TraceletSettings.Discovery"/> and the
-    /// process environment.
+    /// one <see cref="PluginCatalog"/> over <see cref="TraceletSettings.Discovery"/> for the node's life,
+    /// which also loads new versions for <see cref="UpgradePlugin"/>.
     /// </param>
     /// <param name="options">Supervision and shutdown; default <see cref="TraceletRuntimeOptions.Default"/>.</param>
     /// <exception cref="ArgumentException">The system was not configured with <see cref="SystemConfig"/>.</exception>
@@ -134,10 +143,17 @@ public sealed class TraceletRuntime
         ArgumentNullException.ThrowIfNull(settings);
         options ??= TraceletRuntimeOptions.Default;
         RequireSystemConfig(system);
-        discover ??= () => PluginDiscovery.Discover(settings.Discovery, TraceletConfigLoader.ProcessEnvironment());
+        var upgrades = options.Upgrades;
+        if (discover is null)
+        {
+            // One catalog for the node's life: discovery again, and a restarted manager, reuse what it loaded.
+            var catalog = new PluginCatalog(settings.Discovery, options.Environment ?? TraceletConfigLoader.ProcessEnvironment());
+            discover = catalog.Discover;
+            upgrades ??= catalog;
+        }
 
         var pipeline = system.ActorOf(PluginManagerActor.PipelineProps(settings), PipelineName);
-        var managerProps = PluginManagerActor.Props(settings, discover, pipeline);
+        var managerProps = PluginManagerActor.Props(settings, discover, pipeline, upgrades);
         var manager = options.SuperviseManager
             ? system.ActorOf(BackoffSupervisor.Props(Backoff.OnStop(managerProps, PluginManagerName, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30), 0.2, -1)), SupervisorName)
             : system.ActorOf(managerProps, PluginManagerName);

@@ -34,7 +34,7 @@ public static class TraceletHostingExtensions
         builder.AddHocon(TraceletRuntime.SystemConfig(settings, config.Config), HoconAddMode.Prepend);
         builder.WithActors((system, registry) =>
         {
-            var runtime = TraceletRuntime.Start(system, settings, () => PluginDiscovery.Discover(settings.Discovery, environment));
+            var runtime = TraceletRuntime.Start(system, settings, options: new TraceletRuntimeOptions { Environment = environment });
             registry.Register<TraceletPipeline>(runtime.Pipeline);
             registry.Register<PluginManagerActor>(runtime.PluginManager);
         });

@@ -13,6 +13,3 @@ public interface IPluginUpgradeSource
     /// <summary>No instance uses this version any more: its load context may be unloaded.</summary>
     void Release(PluginDescriptor unused);
 }
-
-/// <summary>The outcome of <see cref="IPluginUpgradeSource.LoadUpgrade"/>: a candidate, or the error.</summary>
-public sealed record PluginUpgradeLoad(PluginDescriptor? Candidate, string? Error);

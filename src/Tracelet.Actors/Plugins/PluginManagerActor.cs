@@ -35,6 +35,7 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
     private readonly Dictionary<string, PluginDescriptor> _descriptors = new(StringComparer.Ordinal);
     private readonly List<string> _discoveryErrors = [];
     private readonly Dictionary<string, LivePlugin> _live = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, PluginUpdate> _updates = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Instance> _instances = new(StringComparer.Ordinal);
     private readonly Dictionary<string, InstanceStatus> _statuses = new(StringComparer.Ordinal);
     private readonly Queue<Operation> _internal = new();
@@ -123,7 +124,7 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
     {
         Command<GetPluginStatus>(_ => Sender.Tell(new CurrentPluginStatus(BuildStatus())));
         Command<GetPluginsByType>(Handle);
-        Command<ResolveDependencies>(c => Sender.Tell(new CurrentDependencyOrder(DependencyResolver.Resolve(DependencyGraph(), c.Names))));
+        Command<ResolveDependencies>(c => Sender.Tell(new CurrentDependencyOrder(DependencyResolver.Resolve(_descriptors, c.Names))));
         Command<DiscoverPlugins>(_ => RunDiscovery(Sender, boot: false));
         Command<RegisterPlugins>(Handle);
         Command<LoadPluginConfig>(Handle);
@@ -182,14 +183,11 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
 
     private void Handle(RegisterPlugins command)
     {
-        var errors = new List<string>();
-        var descriptors = command.PluginTypes
-            .SelectMany(t => PluginDiscovery.ScanAssembly(t.Assembly, $"registered:{t.Assembly.GetName().Name}", errors).Where(d => d.PluginType == t))
-            .ToImmutableArray();
-        // A type the scan skipped without saying why is not a plugin type at all.
-        foreach (var t in command.PluginTypes.Where(t => descriptors.All(d => d.PluginType != t) && !errors.Any(e => e.Contains(t.FullName!, StringComparison.Ordinal))))
-            errors.Add($"{t.FullName} is not a plugin type (public, non-abstract, IPlugin, parameterless constructor)");
-        AddDiscovered(new DiscoveryResult(descriptors, [.. errors]));
+        // Only the types asked for are described: their assembly's other types are none of this command's business.
+        var described = command.PluginTypes.Select(t => PluginDiscovery.Describe(t, $"registered:{t.Assembly.GetName().Name}")).ToList();
+        AddDiscovered(new DiscoveryResult(
+            [.. described.Where(d => d.Descriptor is not null).Select(d => d.Descriptor!)],
+            [.. described.Where(d => d.Error is not null).Select(d => d.Error!)]));
         Sender.Tell(Discovered());
     }
 
@@ -202,6 +200,8 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
             _log.Warning("Plugin discovery: {Error}", error);
             _discoveryErrors.Add(error);
         }
+        foreach (var update in result.Updates.IsDefault ? [] : result.Updates)
+            _updates[update.Name] = update;
         foreach (var d in result.Plugins)
         {
             if (_descriptors.TryGetValue(d.Name, out var known))
@@ -259,7 +259,7 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
         void Continue()
         {
             _booted = true;
-            var order = DependencyResolver.Resolve(DependencyGraph(), wanted);
+            var order = DependencyResolver.Resolve(_descriptors, wanted);
             foreach (var (name, problem) in order.Problems.Where(p => _descriptors.ContainsKey(p.Key)))
                 Record(Transitioned(DateTimeOffset.UtcNow, _state.Get(name), PluginState.Error, wanted.Contains(name) || _state.Get(name).WantActive, problem, null));
             foreach (var name in order.Order)
@@ -355,7 +355,7 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
         {
             case OperationKind.Start:
                 // Dependencies first; a dependency that is retrying is left to its own schedule.
-                var order = DependencyResolver.Resolve(DependencyGraph(), [op.Plugin]).Order;
+                var order = DependencyResolver.Resolve(_descriptors, [op.Plugin]).Order;
                 steps.AddRange(order.Where(d => d != op.Plugin && _live[d].Phase is LifecyclePhase.Idle or LifecyclePhase.Initialized)
                     .Select(d => new Step(d, new StepKind.Start(op.By), Cascaded: true)));
                 steps.Add(new Step(op.Plugin, new StepKind.Start(op.By)));
@@ -497,6 +497,7 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
                     break;
                 case Effect.Commit c:
                     _upgrades?.Commit(c.Candidate);
+                    _updates.Remove(name);
                     break;
                 case Effect.Release r:
                     _upgrades?.Release(r.Unused);
@@ -569,7 +570,7 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
         if (LoadProblem(name) is { } load) return new Blocker(load, Permanent: true);
         var d = _descriptors[name];
         if (string.IsNullOrWhiteSpace(d.Metadata.Version)) return new Blocker("invalid metadata: a version is required", true);
-        if (DependencyResolver.Resolve(DependencyGraph(), [name]).Problems.TryGetValue(name, out var problem)) return new Blocker(problem, true);
+        if (DependencyResolver.Resolve(_descriptors, [name]).Problems.TryGetValue(name, out var problem)) return new Blocker(problem, true);
         return SchemaBlocker(d, config ?? ConfigFor(name));
     }
 
@@ -585,7 +586,7 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
     private Blocker? StartBlocker(string name)
     {
         if (StaticBlocker(name, null) is { } lasting) return lasting;
-        var inactive = _descriptors[name].Metadata.Dependencies
+        var inactive = _descriptors[name].Dependencies.Select(d => d.Name)
             .Where(d => _live.TryGetValue(d, out var l) && l.Phase is not LifecyclePhase.Running)
             .Order(StringComparer.Ordinal)
             .ToList();
@@ -607,22 +608,9 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
         return _settings.Plugins.TryGetValue(name, out var section) ? section.Config : PluginConfig.Empty;
     }
 
-    /// <summary>Running (or starting, or retrying) plugins that depend on <paramref name="name"/>, directly or not: the ones that stop first.</summary>
-    private List<string> ActiveDependents(string name)
-    {
-        var running = _live.Where(kv => kv.Value.Phase is not LifecyclePhase.Idle).Select(kv => kv.Key).ToHashSet(StringComparer.Ordinal);
-        var dependents = new HashSet<string>(StringComparer.Ordinal);
-        var frontier = new Queue<string>([name]);
-        while (frontier.Count > 0)
-        {
-            var next = frontier.Dequeue();
-            foreach (var d in _descriptors.Values.Where(d => d.Metadata.Dependencies.Contains(next) && dependents.Add(d.Name)))
-                frontier.Enqueue(d.Name);
-        }
-        // Stop order: the reverse of the start order, so a dependent of a dependent stops first.
-        var order = DependencyResolver.Resolve(DependencyGraph(), dependents).Order;
-        return [.. order.Reverse().Where(d => dependents.Contains(d) && running.Contains(d))];
-    }
+    /// <summary>Running (or retrying) plugins that depend on <paramref name="name"/>, directly or not, in stop order: dependents of dependents first.</summary>
+    private List<string> ActiveDependents(string name) =>
+        [.. DependencyResolver.Dependents(_descriptors, name).Where(d => _live.TryGetValue(d, out var l) && l.Phase is not LifecyclePhase.Idle)];
 
     // ---------------------------------------------------------------- upgrade
 
@@ -672,7 +660,7 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
         // Internal work not yet begun (boot, retries) is dropped.
         _internal.Clear();
         var busy = _live.Where(kv => kv.Value.Phase is not LifecyclePhase.Idle).Select(kv => kv.Key).ToList();
-        var order = DependencyResolver.Resolve(DependencyGraph(), busy).Order;
+        var order = DependencyResolver.Resolve(_descriptors, busy).Order;
         var stopOrder = order.Reverse().Where(busy.Contains).Concat(busy.Where(b => !order.Contains(b)).Order(StringComparer.Ordinal));
         _current = new RunningOperation(op, new Queue<Step>(stopOrder.Select(n => new Step(n, new StepKind.Stop(AfterStop.Shutdown.Instance), Cascaded: true))))
         {
@@ -781,9 +769,6 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
         new(name, _state.Plugins.ContainsKey(name)
             ? $"plugin '{name}' is recorded in the journal but no longer discovered (its assembly is gone?)"
             : $"plugin '{name}' is not registered", null);
-
-    private ImmutableDictionary<string, ImmutableArray<string>> DependencyGraph() =>
-        _descriptors.ToImmutableDictionary(kv => kv.Key, kv => kv.Value.Metadata.Dependencies, StringComparer.Ordinal);
 
     private static string RetryTimerKey(string name) => $"retry-{name}";
 

@@ -176,4 +176,42 @@ public sealed class DiscoverySpec : IDisposable
         var counter = result.Plugins.Single(p => p.Name == CountingCollector.PluginName);
         Assert.Same(typeof(IPlugin), counter.PluginType.GetInterface(nameof(IPlugin)));
     }
+
+    [Fact]
+    public void A_single_dll_in_the_configured_paths_loads_that_assembly()
+    {
+        var file = Path.Combine(PluginFolder("single"), "Tracelet.TestPlugins.dll");
+
+        var result = PluginDiscovery.Discover(Settings(file), NoEnvironment);
+
+        Assert.Empty(result.Errors);
+        Assert.Equal<string>(TestPluginNames.All, result.Plugins.Select(p => p.Name).Order(StringComparer.Ordinal));
+        Assert.All(result.Plugins, p => Assert.Equal(file, p.AssemblyPath));
+    }
+
+    [Fact]
+    public void A_configured_path_that_does_not_exist_is_reported_by_name()
+    {
+        var folder = PluginFolder("present");
+        var missing = Path.Combine(_root, "not-deployed", "vendor.dll");
+
+        var result = PluginDiscovery.Discover(Settings(missing, folder), NoEnvironment);
+
+        Assert.Equal($"plugin path {missing} (tracelet.discovery.paths) does not exist", Assert.Single(result.Errors));
+        Assert.Equal(TestPluginNames.All.Length, result.Plugins.Length);
+    }
+
+    [Fact]
+    public void A_plugin_built_against_another_major_version_of_the_sdk_is_refused_naming_both_versions()
+    {
+        var folder = Path.Combine(_root, "future");
+        var file = PluginFixtures.Deploy(PluginFixtures.FutureAbiPluginBuild, Path.Combine(folder, PluginFixtures.FutureAbiPluginFile));
+
+        var result = PluginDiscovery.Discover(Settings(folder), NoEnvironment);
+
+        Assert.Empty(result.Plugins);
+        Assert.Equal(
+            $"plugin assembly {file} was built against Tracelet.Abstractions 2.0.0; this node runs 1.x (1.0.0): a plugin needs the same major version",
+            Assert.Single(result.Errors));
+    }
 }
