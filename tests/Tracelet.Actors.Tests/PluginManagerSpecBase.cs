@@ -25,10 +25,11 @@ public abstract class PluginManagerSpecBase : Akka.TestKit.Xunit2.TestKit
     private protected TestNode Node { get; }
 
     /// <summary>Starts a PluginManager that discovers the test plugins, with these settings (default: the node's).</summary>
-    protected IActorRef StartManager(TraceletSettings? settings = null, ActorSystem? system = null, string name = "plugin-manager", Func<DiscoveryResult>? discover = null)
+    protected IActorRef StartManager(TraceletSettings? settings = null, ActorSystem? system = null, string name = "plugin-manager", Func<DiscoveryResult>? discover = null,
+        IPluginUpgradeSource? upgrades = null)
     {
         discover ??= Node.Discover;
-        return (system ?? Sys).ActorOf(PluginManagerActor.Props(settings ?? Node.Settings, discover), name);
+        return (system ?? Sys).ActorOf(PluginManagerActor.Props(settings ?? Node.Settings, discover, upgrades: upgrades), name);
     }
 
     protected T Ask<T>(IActorRef manager, object message, ActorSystem? system = null)
