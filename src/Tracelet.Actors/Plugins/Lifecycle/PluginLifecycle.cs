@@ -1,8 +1,8 @@
 using System.Collections.Immutable;
 using Tracelet.Abstractions;
 using static Tracelet.Actors.Plugins.Lifecycle.LifecycleEffect;
-using Phase = Tracelet.Actors.Plugins.Lifecycle.LifecyclePhase;
 using In = Tracelet.Actors.Plugins.Lifecycle.LifecycleInput;
+using Phase = Tracelet.Actors.Plugins.Lifecycle.LifecyclePhase;
 
 namespace Tracelet.Actors.Plugins.Lifecycle;
 
