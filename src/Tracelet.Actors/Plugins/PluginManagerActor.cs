@@ -712,26 +712,17 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
             var state = missing ? PluginState.Error : record.State;
             var error = missing ? NotFound(name).Reason : state == PluginState.Error ? record.Error : null;
             entries[name] = new PluginStatusEntry(
-                state.ToString().ToLowerInvariant(),
-                d?.Metadata.Type.ToString().ToLowerInvariant() ?? "unknown",
+                state.ToStatusState(),
+                d?.Metadata.Type,
                 d?.Metadata.Version ?? "",
                 error,
                 live?.Status,
-                live is null ? null : PluginRuntimeDictionary.From(live.Runtime),
+                live?.Runtime,
                 record.Restarts,
                 record.LastTransition,
                 d?.Origin ?? "");
         }
-        var all = entries.ToImmutable();
-        return new NodePluginStatus(
-            _settings.NodeId,
-            _ready && _current is null && _operations.Count == 0,
-            all.Count,
-            all.Values.Count(e => e.State != "discovered"),
-            all.Values.Count(e => e.State == "active"),
-            all.Values.Count(e => e.State == "error"),
-            all,
-            [.. _discoveryErrors]);
+        return NodePluginStatus.Create(_settings.NodeId, _ready && _current is null && _operations.Count == 0, entries.ToImmutable(), [.. _discoveryErrors]);
     }
 
     // ---------------------------------------------------------------- private messages

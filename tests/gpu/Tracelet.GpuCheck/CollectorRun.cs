@@ -53,7 +53,7 @@ internal static class CollectorRun
                 Console.WriteLine($"#   {group.Key.Name} {{{group.Key.Labels}}} = {group.Last().Value}");
             runner.Check("collector through the plugin runtime", () =>
             {
-                CheckRunner.That(status.State == "active", $"gpu plugin is {status.State}: {status.Error}");
+                CheckRunner.That(status.State == PluginStatusState.Active, $"gpu plugin is {status.State}: {status.Error}");
                 var up = samples.Where(s => s.Name == GpuMetrics.Up).ToList();
                 CheckRunner.That(up.Count > 0 && up.All(s => s.Value == 1), "no gpu.up = 1 samples");
                 CheckRunner.That(samples.Any(s => s.Name == GpuMetrics.PowerUsage) && samples.Any(s => s.Name == GpuMetrics.MemoryUsed), "power or memory samples missing");
