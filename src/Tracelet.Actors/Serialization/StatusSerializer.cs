@@ -241,7 +241,7 @@ public sealed class StatusSerializer : SerializerWithStringManifest
             detail = ReadOptional(r);
             var names = ImmutableArray.CreateBuilder<string>(ReadCount(r));
             for (var i = names.Capacity; i > 0; i--) names.Add(r.ReadString());
-            cascaded = names.MoveToImmutable();
+            cascaded = names.Count == 0 ? [] : names.MoveToImmutable();
         }
         return new PluginControlResult(node, plugin, ok, state, error, (flags & 1) != 0, (flags & 2) != 0, detail, cascaded);
     }
