@@ -46,7 +46,7 @@ internal static class CollectorRun
             var status = (await manager.Ask<CurrentPluginStatus>(GetPluginStatus.Instance, timeout)).Status.Plugins["gpu"];
             Console.WriteLine();
             Console.WriteLine("## gpu plugin status after the run");
-            Console.WriteLine(JsonSerializer.Serialize(new { status.State, status.Error, status.Runtime, status.Status }, new JsonSerializerOptions { WriteIndented = true }));
+            Console.WriteLine(JsonSerializer.Serialize(new { State = status.State.ToString(), status.Error, Runtime = (object?)status.Runtime, status.Status }, new JsonSerializerOptions { WriteIndented = true }));
             var samples = CheckSink.Samples.ToArray();
             Console.WriteLine($"## {samples.Length} samples received; last value of each metric:");
             foreach (var group in samples.GroupBy(s => (s.Name, Labels: string.Join(",", s.Labels.Where(l => l.Key is not ("node" or "model" or "uuid")).Select(l => $"{l.Key}={l.Value}")))).OrderBy(g => g.Key.Name))
