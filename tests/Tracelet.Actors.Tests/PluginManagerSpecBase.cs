@@ -79,7 +79,7 @@ public abstract class PluginManagerSpecBase : Akka.TestKit.Xunit2.TestKit
         return entry!;
     }
 
-    protected PluginStatusEntry AwaitState(IActorRef manager, string name, string state, ActorSystem? system = null) =>
+    protected PluginStatusEntry AwaitState(IActorRef manager, string name, PluginStatusState state, ActorSystem? system = null) =>
         AwaitPlugin(manager, name, e => Assert.Equal(state, e.State), system);
 
     protected static long Number(IReadOnlyDictionary<string, object?>? map, string key)

@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Tracelet.Actors.Plugins;
 using Tracelet.Actors.Pipeline;
 using Tracelet.TestPlugins;
 using Xunit;
@@ -29,7 +30,7 @@ public sealed class TraceletRuntimeSpec : PluginManagerSpecBase
 
             var entry = AwaitPlugin(runtime.PluginManager, CountingCollector.PluginName, e =>
             {
-                Assert.Equal("active", e.State);
+                Assert.Equal(PluginStatusState.Active, e.State);
                 Assert.True(Number(e.Status, "collections") >= 2, "the collector has not collected twice yet");
             }, system);
             Assert.Equal(7.0, Convert.ToDouble(entry.Status!["value"], System.Globalization.CultureInfo.InvariantCulture));

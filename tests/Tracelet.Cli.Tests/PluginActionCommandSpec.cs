@@ -43,6 +43,46 @@ public sealed class PluginActionCommandSpec : IDisposable
     }
 
     [Fact]
+    public async Task Plugin_upgrade_on_every_node_posts_the_routed_command_and_shows_each_nodes_detail()
+    {
+        _node.On("POST /plugins/mlflow/upgrade?all=true", 409, """
+            {"results":[{"node":"node-a","plugin":"mlflow","ok":true,"state":"active","error":null,"timed_out":false,"detail":"upgraded 1.0.0 -> 1.1.0"},
+                        {"node":"node-b","plugin":"mlflow","ok":false,"state":"active","error":"1.1.0 failed to start: schema: 'uri' is required; 1.0.0 runs again","timed_out":false}]}
+            """);
+
+        var run = await CliRun.RunAsync("plugin", "upgrade", "mlflow", "--all", "--url", _node.Url);
+
+        Assert.True(run.ExitCode == 1, run.ToString());
+        Assert.Contains(_node.Requests, r => r.Method == "POST" && r.PathAndQuery == "/plugins/mlflow/upgrade?all=true");
+        Assert.Contains(run.Out.Split('\n'), l => l.StartsWith("node-a", StringComparison.Ordinal) && l.Contains("ok") && l.Contains("upgraded 1.0.0 -> 1.1.0"));
+        Assert.Contains(run.Out.Split('\n'), l => l.StartsWith("node-b", StringComparison.Ordinal) && l.Contains("failed") && l.Contains("1.0.0 runs again"));
+        Assert.Contains("upgrade mlflow: failed on 1 of 2 node(s)", run.Err);
+    }
+
+    [Fact]
+    public async Task Plugin_upgrade_on_the_node_at_the_url_exits_0_and_prints_the_detail()
+    {
+        _node.On("POST /plugins/mlflow/upgrade", 200, """{"plugin":"mlflow","state":"active","detail":"upgraded 1.0.0 -> 1.1.0"}""");
+
+        var run = await CliRun.RunAsync("plugin", "upgrade", "mlflow", "--url", _node.Url);
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Contains(run.Out.Split('\n'), l => l.Contains("mlflow") && l.Contains("active") && l.Contains("upgraded 1.0.0 -> 1.1.0"));
+    }
+
+    [Fact]
+    public async Task Plugin_stop_names_the_dependents_it_stopped_first()
+    {
+        _node.On("POST /plugins/sql/stop?node=node-b", 200,
+            """{"results":[{"node":"node-b","plugin":"sql","ok":true,"state":"stopped","error":null,"timed_out":false,"cascaded":["exporter","report"]}]}""");
+
+        var run = await CliRun.RunAsync("plugin", "stop", "sql", "--node", "node-b", "--url", _node.Url);
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Contains(run.Out.Split('\n'), l => l.StartsWith("node-b", StringComparison.Ordinal) && l.Contains("also stopped: exporter, report"));
+    }
+
+    [Fact]
     public async Task Plugin_start_that_timed_out_on_a_node_exits_1()
     {
         _node.On("POST /plugins/sql/start?node=node-b", 504,

@@ -44,6 +44,26 @@ public sealed class StatusCommandSpec : IDisposable
     }
 
     [Fact]
+    public async Task Status_with_a_retrying_plugin_exits_1_and_says_when_the_next_try_is()
+    {
+        var sql = ClusterJson.Backend("sql", "retrying", "connection refused: 127.0.0.1:5432");
+        // 12 s after the view was generated (2026-11-26T17:00:00.123Z), whatever this machine's clock says.
+        sql["retry"] = new System.Text.Json.Nodes.JsonObject
+        {
+            ["next_attempt_at"] = "2026-11-26T17:00:12.123Z",
+            ["attempt"] = 2,
+            ["last_error"] = "connection refused: 127.0.0.1:5432",
+        };
+        _node.On("GET /status/cluster", 200, new ClusterJson().Node("node-a", plugins: [ClusterJson.Collector("system"), sql]).Build());
+
+        var run = await CliRun.RunAsync("status", "--url", _node.Url);
+
+        Assert.True(run.ExitCode == 1, run.ToString());
+        Assert.Contains(run.Out.Split('\n'), l => l.Contains("sql") && l.Contains("RETRYING (attempt 2, next try in 12s)") && l.Contains("connection refused"));
+        Assert.Contains("2 plugins: 1 active, 0 error, 1 retrying, 0 stopped", run.Out);
+    }
+
+    [Fact]
     public async Task Status_shows_the_error_in_red_on_a_terminal_and_plain_with_NO_COLOR()
     {
         _node.On("GET /status/cluster", 200, new ClusterJson()

@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Tracelet.Actors.Pipeline;
+using Tracelet.Actors.Plugins;
 using Xunit;
 
 namespace Tracelet.Cluster.Tests;
@@ -126,14 +127,14 @@ public sealed class ClusterPipelineSpec : IAsyncLifetime
         await WaitForBackends(a, (RecordingBackend.PluginName, b));
         await a.StartPluginAsync(SequenceCollector.PluginName, """{ "count": 200, "interval": "10ms" }""");
 
-        var status = await Eventually.Holds(a.StatusAsync, s => Assert.True(Convert.ToInt64(s.Plugins[SequenceCollector.PluginName].Runtime!["blocked_ticks"]) > 5));
+        var status = await Eventually.Holds(a.StatusAsync, s => Assert.True(((CollectorRuntime)s.Plugins[SequenceCollector.PluginName].Runtime!).BlockedTicks > 5));
         var pipeline = await a.PipelineStatusAsync();
         AssertAccounted(pipeline);
         var link = Link(pipeline, RecordingBackend.PluginName, b);
         Assert.True(link.Waiting <= 1000);
         Assert.Equal(link.Produced, link.Delivered + link.DroppedTotal + link.Waiting + link.InFlight);
         Assert.True(link.Dropped.GetValueOrDefault(DropReason.Overflow) == 0, "block never drops for overflow");
-        Assert.True(Convert.ToInt64(status.Plugins[SequenceCollector.PluginName].Runtime!["skipped_ticks"]) > 0);
+        Assert.True(((CollectorRuntime)status.Plugins[SequenceCollector.PluginName].Runtime!).SkippedTicks > 0);
     }
 
     [Fact]
@@ -163,7 +164,7 @@ public sealed class ClusterPipelineSpec : IAsyncLifetime
         _nodes.Add(b2);
         await b2.JoinAsync(a);
         // Its journal brings the backend back as it was (active); nobody starts it by hand.
-        await Eventually.Holds(b2.StatusAsync, s => Assert.Equal("active", s.Plugins[RecordingBackend.PluginName].State));
+        await Eventually.Holds(b2.StatusAsync, s => Assert.Equal(PluginStatusState.Active, s.Plugins[RecordingBackend.PluginName].State));
 
         await Eventually.Holds(a.PipelineStatusAsync, s =>
         {
@@ -233,7 +234,7 @@ public sealed class ClusterPipelineSpec : IAsyncLifetime
         await Eventually.Holds(a.PipelineStatusAsync, s => Assert.Equal(1000, Link(s, RecordingBackend.PluginName, b).Delivered));
         AssertInOrderOnce(RecordingBackend.Written(b.NodeId).Select(w => w.Sample.Value), 1000);
         // The backend's runtime status is refreshed after its calls: wait for the last ones to show.
-        await Eventually.Holds(b.StatusAsync, s => Assert.True(Convert.ToInt64(s.Plugins[RecordingBackend.PluginName].Runtime!["batches_written"]) >= 40,
+        await Eventually.Holds(b.StatusAsync, s => Assert.True(((BackendRuntime)s.Plugins[RecordingBackend.PluginName].Runtime!).BatchesWritten >= 40,
             "100-sample collections should arrive as deliveries of at most 30"));
     }
 
@@ -267,7 +268,7 @@ public sealed class ClusterPipelineSpec : IAsyncLifetime
     {
         var (a, b) = await Two(null);
         await a.StartPluginAsync(SequenceCollector.PluginName, """{ "count": 10, "interval": "20ms" }""");
-        await Eventually.Holds(a.StatusAsync, s => Assert.True(Convert.ToInt64(s.Plugins[SequenceCollector.PluginName].Runtime!["samples_produced"]) > 200));
+        await Eventually.Holds(a.StatusAsync, s => Assert.True(((CollectorRuntime)s.Plugins[SequenceCollector.PluginName].Runtime!).SamplesProduced > 200));
 
         await b.StartPluginAsync(RecordingBackend.PluginName);
 
@@ -307,7 +308,7 @@ public sealed class ClusterPipelineSpec : IAsyncLifetime
         });
         Assert.Empty(RecordingBackend.Written(b.NodeId, SecondRecordingBackend.SecondName));
         var failing = (await b.StatusAsync()).Plugins[SecondRecordingBackend.SecondName];
-        Assert.True(failing.Restarts > 0 || failing.State == "error", $"the failing backend is {failing.State} with {failing.Restarts} restarts");
+        Assert.True(failing.Restarts > 0 || failing.State == PluginStatusState.Error, $"the failing backend is {failing.State} with {failing.Restarts} restarts");
     }
 
     [Fact]
@@ -338,7 +339,7 @@ public sealed class ClusterPipelineSpec : IAsyncLifetime
         await b.StartPluginAsync(RecordingBackend.PluginName, """{ "delay-ms": 20 }""");
         await WaitForBackends(a, (RecordingBackend.PluginName, b));
         await a.StartPluginAsync(SequenceCollector.PluginName, """{ "count": 200, "limit": 4000, "interval": "10ms" }""");
-        await Eventually.Holds(a.StatusAsync, s => Assert.True(Convert.ToInt64(s.Plugins[SequenceCollector.PluginName].Runtime!["samples_produced"]) >= 4000));
+        await Eventually.Holds(a.StatusAsync, s => Assert.True(((CollectorRuntime)s.Plugins[SequenceCollector.PluginName].Runtime!).SamplesProduced >= 4000));
 
         var flushed = await a.Pipeline.Ask<PipelineFlushed>(new FlushPipeline(TimeSpan.FromSeconds(20)), TimeSpan.FromSeconds(30));
 

@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Tracelet.Actors.Plugins;
 using Tracelet.Actors.Status;
 using Xunit;
 
@@ -78,14 +79,14 @@ public sealed class ClusterStatusSpec : IAsyncLifetime
                 Assert.Equal(viewer.NodeId, view.Node);
                 Assert.Equal(3, view.Nodes.Length);
                 Assert.All(view.Nodes, n => Assert.True(n.Reachable && n.MemberStatus == "up" && n.LastSeen is not null, $"{n.Node}: {n.MemberStatus}, reachable {n.Reachable}"));
-                Assert.Equal(("active", 500L), (PluginOf(view, a, SequenceCollector.PluginName).State, PluginOf(view, a, SequenceCollector.PluginName).Delivered));
-                Assert.Equal(("active", 300L), (PluginOf(view, b, SequenceCollector.PluginName).State, PluginOf(view, b, SequenceCollector.PluginName).Delivered));
+                Assert.Equal((PluginStatusState.Active, 500L), (PluginOf(view, a, SequenceCollector.PluginName).State, PluginOf(view, a, SequenceCollector.PluginName).Delivered));
+                Assert.Equal((PluginStatusState.Active, 300L), (PluginOf(view, b, SequenceCollector.PluginName).State, PluginOf(view, b, SequenceCollector.PluginName).Delivered));
                 // rec on a is another backend@node: nothing of rec@c is counted for it.
                 var idle = PluginOf(view, a, RecordingBackend.PluginName);
-                Assert.Equal(("discovered", 0L, (double?)null), (idle.State, idle.Delivered, idle.BufferFill));
+                Assert.Equal((PluginStatusState.Discovered, 0L, (double?)null), (idle.State, idle.Delivered, idle.BufferFill));
                 var rec = PluginOf(view, c, RecordingBackend.PluginName);
                 // Every sample of both producers (and of c itself: none) delivered to rec@c, summed over the links.
-                Assert.Equal(("active", 800L, 0L, 0.0), (rec.State, rec.Delivered, rec.InFlight, rec.BufferFill ?? -1));
+                Assert.Equal((PluginStatusState.Active, 800L, 0L, 0.0), (rec.State, rec.Delivered, rec.InFlight, rec.BufferFill ?? -1));
                 Assert.Empty(rec.Dropped);
                 Assert.Null(PluginOf(view, a, SequenceCollector.PluginName).BufferFill);
             });
@@ -99,28 +100,28 @@ public sealed class ClusterStatusSpec : IAsyncLifetime
         var (a, b) = (nodes[0], nodes[1]);
         await b.StartPluginAsync(SequenceCollector.PluginName, """{ "count": 1, "interval": "100ms" }""");
         await b.StartPluginAsync(OtherCollector.PluginName);
-        await Eventually.Holds(() => View(a), view => Assert.Equal("active", PluginOf(view, b, SequenceCollector.PluginName).State));
+        await Eventually.Holds(() => View(a), view => Assert.Equal(PluginStatusState.Active, PluginOf(view, b, SequenceCollector.PluginName).State));
 
         var stopped = await Control(a, SequenceCollector.PluginName, PluginAction.Stop, b.NodeId);
         Assert.Null(stopped.UnknownTarget);
         var result = Assert.Single(stopped.Results);
-        Assert.Equal((b.NodeId, true, "stopped", false), (result.Node, result.Ok, result.State, result.TimedOut));
-        await Eventually.Holds(() => View(a), view => Assert.Equal("stopped", PluginOf(view, b, SequenceCollector.PluginName).State), TimeSpan.FromSeconds(10));
-        Assert.Equal("stopped", (await b.StatusAsync()).Plugins[SequenceCollector.PluginName].State);
+        Assert.Equal((b.NodeId, true, PluginStatusState.Stopped, false), (result.Node, result.Ok, result.State, result.TimedOut));
+        await Eventually.Holds(() => View(a), view => Assert.Equal(PluginStatusState.Stopped, PluginOf(view, b, SequenceCollector.PluginName).State), TimeSpan.FromSeconds(10));
+        Assert.Equal(PluginStatusState.Stopped, (await b.StatusAsync()).Plugins[SequenceCollector.PluginName].State);
 
         // B's journal holds the transition: after a restart of B, seq stays stopped and other comes back.
         await b.StopAsync();
         var b2 = ClusterNode.Start(b.NodeId, dataDirectory: b.DataDirectory);
         _nodes.Add(b2);
         await b2.JoinAsync(a);
-        var after = await Eventually.Holds(b2.StatusAsync, s => Assert.Equal("active", s.Plugins[OtherCollector.PluginName].State));
-        Assert.Equal("stopped", after.Plugins[SequenceCollector.PluginName].State);
+        var after = await Eventually.Holds(b2.StatusAsync, s => Assert.Equal(PluginStatusState.Active, s.Plugins[OtherCollector.PluginName].State));
+        Assert.Equal(PluginStatusState.Stopped, after.Plugins[SequenceCollector.PluginName].State);
 
         // And A starts it again on the new incarnation of B, through the cluster.
         await Eventually.Holds(() => View(a), view => Assert.True(NodeOf(view, b2).Reachable && NodeOf(view, b2).Address == b2.Cluster.SelfAddress.ToString()));
         var started = Assert.Single((await Control(a, SequenceCollector.PluginName, PluginAction.Start, b2.NodeId)).Results);
-        Assert.Equal((true, "active"), (started.Ok, started.State));
-        await Eventually.Holds(() => View(a), view => Assert.Equal("active", PluginOf(view, b2, SequenceCollector.PluginName).State), TimeSpan.FromSeconds(10));
+        Assert.Equal((true, PluginStatusState.Active), (started.Ok, started.State));
+        await Eventually.Holds(() => View(a), view => Assert.Equal(PluginStatusState.Active, PluginOf(view, b2, SequenceCollector.PluginName).State), TimeSpan.FromSeconds(10));
     }
 
     [Fact]
@@ -130,11 +131,11 @@ public sealed class ClusterStatusSpec : IAsyncLifetime
         var (a, b) = (nodes[0], nodes[1]);
         await a.StartPluginAsync(OtherCollector.PluginName);
         await b.StartPluginAsync(OtherCollector.PluginName);
-        await Eventually.Holds(() => View(a), view => Assert.Equal("active", PluginOf(view, b, OtherCollector.PluginName).State));
+        await Eventually.Holds(() => View(a), view => Assert.Equal(PluginStatusState.Active, PluginOf(view, b, OtherCollector.PluginName).State));
 
         var restarted = await Control(a, OtherCollector.PluginName, PluginAction.Restart, null);
         Assert.Equal([a.NodeId, b.NodeId], restarted.Results.Select(r => r.Node).Order(StringComparer.Ordinal));
-        Assert.All(restarted.Results, r => Assert.Equal((true, "active"), (r.Ok, r.State)));
+        Assert.All(restarted.Results, r => Assert.Equal((true, PluginStatusState.Active), (r.Ok, r.State)));
 
         var unknownNode = await Control(a, OtherCollector.PluginName, PluginAction.Stop, "no-such-node");
         Assert.Empty(unknownNode.Results);
@@ -153,7 +154,7 @@ public sealed class ClusterStatusSpec : IAsyncLifetime
         var (a, b, c) = (nodes[0], nodes[1], nodes[2]);
         await c.StartPluginAsync(OtherCollector.PluginName);
         foreach (var viewer in new[] { a, b })
-            await Eventually.Holds(() => View(viewer), view => Assert.Equal("active", PluginOf(view, c, OtherCollector.PluginName).State));
+            await Eventually.Holds(() => View(viewer), view => Assert.Equal(PluginStatusState.Active, PluginOf(view, c, OtherCollector.PluginName).State));
 
         // Abrupt: no leaving, no coordinated shutdown; remoting just goes away, as under SIGKILL.
         await c.System.Terminate();
@@ -164,7 +165,7 @@ public sealed class ClusterStatusSpec : IAsyncLifetime
             var dead = NodeOf(view, c);
             Assert.NotNull(dead.LastSeen);
             Assert.True(dead.LastSeen <= view.GeneratedAt);
-            Assert.Equal("active", Assert.Single(dead.Plugins, p => p.Name == OtherCollector.PluginName).State); // the last known state, flagged by its node
+            Assert.Equal(PluginStatusState.Active, Assert.Single(dead.Plugins, p => p.Name == OtherCollector.PluginName).State); // the last known state, flagged by its node
             Assert.True(NodeOf(view, a).Reachable && NodeOf(view, b).Reachable);
         }
 

@@ -108,6 +108,53 @@ public sealed class ClusterStatusEndpointSpec : IDisposable
     }
 
     [Fact]
+    public async Task Node_status_shows_a_plugin_entry_with_lower_case_state_and_type_and_snake_case_runtime_counters()
+    {
+        var port = NodeBuild.FreeLoopbackPort();
+        await using var node = StartNode(port);
+        var status = await Require(node, port, "status", null, s =>
+            s.GetProperty("plugins").TryGetProperty("heartbeat", out var h) && h.GetProperty("state").GetString() == "active" && h.TryGetProperty("runtime", out _));
+
+        Assert.Equal(0, status.GetProperty("retrying").GetInt32());
+        var heartbeat = status.GetProperty("plugins").GetProperty("heartbeat");
+        Assert.Equal(("active", "collector"), (heartbeat.GetProperty("state").GetString(), heartbeat.GetProperty("type").GetString()));
+        Assert.Equal("interval_s,collections,samples_produced,skipped_ticks,blocked_ticks,blocked_by",
+            string.Join(",", heartbeat.GetProperty("runtime").EnumerateObject().Select(p => p.Name)));
+        Assert.Equal("state,type,version,status,runtime,restarts,last_transition,origin",
+            string.Join(",", heartbeat.EnumerateObject().Select(p => p.Name))); // error, retry and update_available only when there is one
+        var console = status.GetProperty("plugins").GetProperty("console");
+        Assert.Equal("backend", console.GetProperty("type").GetString());
+        Assert.Equal("batches_written,samples_written,samples_rejected,queue_batches,sources",
+            string.Join(",", console.GetProperty("runtime").EnumerateObject().Select(p => p.Name)));
+    }
+
+    /// <summary>
+    /// POST /plugins/{name}/upgrade reaches the node's PluginManager and is answered as the other actions are.
+    /// It needs a manager that handles UpgradePlugin: until then the node answers 504 after 60 s.
+    /// </summary>
+    [Fact]
+    public async Task Plugin_upgrade_over_http_is_answered_by_the_node_on_its_own_and_routed()
+    {
+        var port = NodeBuild.FreeLoopbackPort();
+        await using var node = StartNode(port);
+        await Require(node, port, "status/cluster", null, HeartbeatActive);
+
+        // heartbeat is built in, not a folder plugin: the manager refuses the upgrade (409) and it keeps running.
+        var local = await Send(HttpMethod.Post, port, "plugins/heartbeat/upgrade", null);
+        Assert.True(local.Status == HttpStatusCode.Conflict, $"{(int)local.Status} {local.Body}");
+        var answer = JsonDocument.Parse(local.Body).RootElement;
+        Assert.Equal(("heartbeat", "active"), (answer.GetProperty("plugin").GetString(), answer.GetProperty("state").GetString()));
+        Assert.False(string.IsNullOrEmpty(answer.GetProperty("error").GetString()));
+
+        var routed = await Send(HttpMethod.Post, port, "plugins/heartbeat/upgrade?node=status-test", null);
+        Assert.True(routed.Status == HttpStatusCode.Conflict, $"{(int)routed.Status} {routed.Body}");
+        var result = Assert.Single(JsonDocument.Parse(routed.Body).RootElement.GetProperty("results").EnumerateArray());
+        Assert.Equal(("status-test", false, "active", false), (result.GetProperty("node").GetString(), result.GetProperty("ok").GetBoolean(),
+            result.GetProperty("state").GetString(), result.GetProperty("timed_out").GetBoolean()));
+        Assert.Equal(HttpStatusCode.NotFound, (await Send(HttpMethod.Post, port, "plugins/no-such-plugin/upgrade", null)).Status);
+    }
+
+    [Fact]
     public async Task Beyond_loopback_every_request_but_healthz_needs_the_token_and_a_refused_mutation_is_logged()
     {
         const string Token = "s3cret-for-this-test";

@@ -591,7 +591,7 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
             .Order(StringComparer.Ordinal)
             .ToList();
         if (inactive.Count == 0) return null;
-        return new Blocker($"dependency {string.Join(", ", inactive.Select(d => $"'{d}' ({DisplayState(d)})"))} is not active", Permanent: false);
+        return new Blocker($"dependency {string.Join(", ", inactive.Select(d => $"'{d}' ({StateText(d)})"))} is not active", Permanent: false);
     }
 
     private Blocker? CandidateBlocker(string name, PluginDescriptor candidate)
@@ -706,8 +706,9 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
         Sender.Tell(new CurrentPluginsByType(query.Type, plugins));
     }
 
-    private string DisplayState(string name) =>
-        _live.TryGetValue(name, out var l) && l.Phase is LifecyclePhase.Waiting ? "retrying" : _state.Get(name).State.ToString().ToLowerInvariant();
+    /// <summary>What status shows for a plugin: its journaled state, or retrying while a retry is scheduled.</summary>
+    private PluginStatusState DisplayState(string name) =>
+        _live.TryGetValue(name, out var l) && l.Phase is LifecyclePhase.Waiting ? PluginStatusState.Retrying : _state.Get(name).State.ToStatusState();
 
     private NodePluginStatus BuildStatus()
     {
@@ -719,30 +720,28 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
             _statuses.TryGetValue(name, out var live);
             // Until the first discovery has finished, a journaled plugin is not yet missing.
             var missing = d is null && _booted;
-            var state = missing ? "error" : DisplayState(name);
-            var error = missing ? NotFound(name).Reason : state is "error" or "retrying" ? record.Error : null;
+            var state = missing ? PluginStatusState.Error : DisplayState(name);
+            var error = missing ? NotFound(name).Reason : state is PluginStatusState.Error or PluginStatusState.Retrying ? record.Error : null;
+            var retry = _live.TryGetValue(name, out var l) && l.Phase is LifecyclePhase.Waiting w ? new PluginRetry(w.NextAttemptAt, w.Attempt, w.LastError) : null;
+            var update = _updates.TryGetValue(name, out var u) ? $"{u.AvailableVersion} ({u.AssemblyPath})" : null;
             entries[name] = new PluginStatusEntry(
                 state,
-                d?.Metadata.Type.ToString().ToLowerInvariant() ?? "unknown",
+                d?.Metadata.Type,
                 d?.Metadata.Version ?? "",
                 error,
                 live?.Status,
-                live is null ? null : PluginRuntimeDictionary.From(live.Runtime),
+                live?.Runtime,
                 record.Restarts,
                 record.LastTransition,
-                d?.Origin ?? "");
+                d?.Origin ?? "",
+                retry,
+                update);
         }
-        var all = entries.ToImmutable();
-        return new NodePluginStatus(
-            _settings.NodeId,
-            _booted && _current is null && _internal.Count == 0,
-            all.Count,
-            all.Values.Count(e => e.State != "discovered"),
-            all.Values.Count(e => e.State == "active"),
-            all.Values.Count(e => e.State == "error"),
-            all,
-            [.. _discoveryErrors]);
+        return NodePluginStatus.Create(_settings.NodeId, _booted && _current is null && _internal.Count == 0, entries.ToImmutable(), [.. _discoveryErrors]);
     }
+
+    /// <summary>The state a dependency is in, as an operator reads it in a message.</summary>
+    private string StateText(string name) => DisplayState(name).ToString().ToLowerInvariant();
 
     // ---------------------------------------------------------------- helpers
 

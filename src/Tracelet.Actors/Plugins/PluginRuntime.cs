@@ -45,37 +45,3 @@ public sealed record BackendSourceRuntime(
     long Duplicates,
     long OutOfOrder,
     long LastSequence);
-
-/// <summary>The counters in the status entry's dictionary shape (snake_case keys), until the entry itself is typed.</summary>
-internal static class PluginRuntimeDictionary
-{
-    public static IReadOnlyDictionary<string, object?> From(PluginRuntime runtime) => runtime switch
-    {
-        CollectorRuntime c => new Dictionary<string, object?>(StringComparer.Ordinal)
-        {
-            ["interval_s"] = c.IntervalSeconds,
-            ["collections"] = c.Collections,
-            ["samples_produced"] = c.SamplesProduced,
-            ["skipped_ticks"] = c.SkippedTicks,
-            ["blocked_ticks"] = c.BlockedTicks,
-        },
-        BackendRuntime b => new Dictionary<string, object?>(StringComparer.Ordinal)
-        {
-            ["batches_written"] = b.BatchesWritten,
-            ["samples_written"] = b.SamplesWritten,
-            ["samples_rejected"] = b.SamplesRejected,
-            ["queue_batches"] = b.QueueBatches,
-            ["sources"] = b.Sources.ToImmutableSortedDictionary(s => s.Key, s => (object?)new Dictionary<string, object?>
-            {
-                ["received"] = s.Value.Received,
-                ["written"] = s.Value.Written,
-                ["rejected"] = s.Value.Rejected,
-                ["failed"] = s.Value.Failed,
-                ["duplicates"] = s.Value.Duplicates,
-                ["out_of_order"] = s.Value.OutOfOrder,
-                ["last_sequence"] = s.Value.LastSequence,
-            }, StringComparer.Ordinal),
-        },
-        _ => new Dictionary<string, object?>(),
-    };
-}

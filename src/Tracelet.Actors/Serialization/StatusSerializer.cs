@@ -2,6 +2,8 @@ using System.Collections.Immutable;
 using System.Text;
 using Akka.Actor;
 using Akka.Serialization;
+using Tracelet.Abstractions;
+using Tracelet.Actors.Plugins;
 using Tracelet.Actors.Status;
 using SerializationException = System.Runtime.Serialization.SerializationException;
 
@@ -19,16 +21,23 @@ namespace Tracelet.Actors.Serialization;
 ///   <item><term>sr1</term><description><see cref="PluginControlResult"/></description></item>
 /// </list>
 /// <para>Every payload starts with a format version byte. Integers are 7-bit varints
-/// (<see cref="BinaryWriter.Write7BitEncodedInt64"/>; negative values do not occur), strings a
-/// presence byte then <see cref="BinaryWriter.Write(string)"/> (UTF-8, varint length), times UTC
-/// ticks, arrays a varint count:</para>
+/// (<see cref="BinaryWriter.Write7BitEncodedInt64"/>; negative values do not occur), optional
+/// values (<c>?</c>) a presence byte first, strings <see cref="BinaryWriter.Write(string)"/> (UTF-8,
+/// varint length), times UTC ticks, arrays a varint count. Version 2 (written) carries states and
+/// types as bytes: a state is <see cref="PluginStatusState"/>'s value (0: none), a type
+/// <see cref="PluginType"/>'s value plus one (0: no longer discovered):</para>
 /// <code>
 /// su1: version nodeId:str address:str http:str? roles:count str* incarnation seq
-///      plugins:count (name type version state error? restarts lastTransition? produced)*
+///      plugins:count (name type:byte version state:byte error:str? restarts lastTransition? produced
+///                     retry:(nextAttemptAt attempt)? updateAvailable:str?)*
 ///      links:count (backend backendNode delivered inFlight waiting bufferSamples dropped:count (reason count)*)*
 /// sc1: version plugin:str action:byte
-/// sr1: version node plugin ok:byte state? error? flags:byte (bit 0 timed out, bit 1 not found)
+/// sr1: version node plugin ok:byte state:byte error:str? flags:byte (bit 0 timed out, bit 1 not found)
+///      detail:str? cascaded:count str*
 /// </code>
+/// <para>A retry's last error is the plugin's error, sent once. Version 1 (read, so that a node
+/// still reads the updates of nodes not yet upgraded) wrote type and state as lower-case strings,
+/// had no retry, update and sr1 tail, and an sr1 state as an optional string.</para>
 /// </remarks>
 public sealed class StatusSerializer : SerializerWithStringManifest
 {
@@ -36,7 +45,10 @@ public sealed class StatusSerializer : SerializerWithStringManifest
     public const int SerializerId = 7303;
 
     /// <summary>The layout version written first in every payload.</summary>
-    public const byte FormatVersion = 1;
+    public const byte FormatVersion = 2;
+
+    /// <summary>The oldest layout still read.</summary>
+    private const byte OldestReadVersion = 1;
 
     internal const string UpdateManifest = "su1";
     internal const string ControlManifest = "sc1";
@@ -76,9 +88,13 @@ public sealed class StatusSerializer : SerializerWithStringManifest
                     w.Write(r.Node);
                     w.Write(r.Plugin);
                     w.Write(r.Ok);
-                    WriteOptional(w, r.State);
+                    w.Write((byte)(r.State ?? 0));
                     WriteOptional(w, r.Error);
                     w.Write((byte)((r.TimedOut ? 1 : 0) | (r.NotFound ? 2 : 0)));
+                    WriteOptional(w, r.Detail);
+                    var cascaded = r.Cascaded.IsDefault ? [] : r.Cascaded;
+                    w.Write7BitEncodedInt(cascaded.Length);
+                    foreach (var name in cascaded) w.Write(name);
                     break;
                 default: throw new ArgumentException($"{nameof(StatusSerializer)} cannot serialize {obj.GetType()}");
             }
@@ -95,12 +111,13 @@ public sealed class StatusSerializer : SerializerWithStringManifest
         {
             using var r = new BinaryReader(new MemoryStream(bytes, writable: false), Encoding.UTF8);
             var version = r.ReadByte();
-            if (version != FormatVersion) throw new SerializationException($"{nameof(StatusSerializer)}: format version {version} of '{manifest}' is not supported (expected {FormatVersion})");
+            if (version is < OldestReadVersion or > FormatVersion)
+                throw new SerializationException($"{nameof(StatusSerializer)}: format version {version} of '{manifest}' is not supported (expected {OldestReadVersion} to {FormatVersion})");
             object result = manifest switch
             {
-                UpdateManifest => ReadUpdate(r),
+                UpdateManifest => ReadUpdate(r, version),
                 ControlManifest => new ControlPlugin(r.ReadString(), ReadAction(r.ReadByte())),
-                _ => ReadResult(r),
+                _ => ReadResult(r, version),
             };
             if (r.BaseStream.Position != bytes.Length) throw new SerializationException($"{nameof(StatusSerializer)}: {bytes.Length - r.BaseStream.Position} trailing bytes after '{manifest}'");
             return result;
@@ -126,14 +143,21 @@ public sealed class StatusSerializer : SerializerWithStringManifest
         foreach (var p in plugins)
         {
             w.Write(p.Name);
-            w.Write(p.Type);
+            w.Write((byte)(p.Type is { } type ? (int)type + 1 : 0));
             w.Write(p.Version);
-            w.Write(p.State);
+            w.Write((byte)p.State);
             WriteOptional(w, p.Error);
             w.Write7BitEncodedInt(p.Restarts);
             w.Write(p.LastTransition.HasValue);
             if (p.LastTransition is { } at) w.Write7BitEncodedInt64(at.UtcTicks);
             w.Write7BitEncodedInt64(p.Produced);
+            w.Write(p.Retry is not null);
+            if (p.Retry is { } retry)
+            {
+                w.Write7BitEncodedInt64(retry.NextAttemptAt.UtcTicks);
+                w.Write7BitEncodedInt(retry.Attempt);
+            }
+            WriteOptional(w, p.UpdateAvailable);
         }
         var links = u.Links.IsDefault ? [] : u.Links;
         w.Write7BitEncodedInt(links.Length);
@@ -154,7 +178,7 @@ public sealed class StatusSerializer : SerializerWithStringManifest
         }
     }
 
-    private static NodeStatusUpdate ReadUpdate(BinaryReader r)
+    private static NodeStatusUpdate ReadUpdate(BinaryReader r, byte version)
     {
         var nodeId = r.ReadString();
         var address = r.ReadString();
@@ -167,13 +191,21 @@ public sealed class StatusSerializer : SerializerWithStringManifest
         for (var i = plugins.Capacity; i > 0; i--)
         {
             var name = r.ReadString();
-            var type = r.ReadString();
-            var version = r.ReadString();
-            var state = r.ReadString();
+            var type = version == 1 ? ReadTypeName(r.ReadString()) : ReadType(r.ReadByte());
+            var pluginVersion = r.ReadString();
+            var state = version == 1 ? ReadStateName(r.ReadString()) : ReadState(r.ReadByte());
             var error = ReadOptional(r);
             var restarts = r.Read7BitEncodedInt();
-            DateTimeOffset? last = r.ReadBoolean() ? new DateTimeOffset(r.Read7BitEncodedInt64(), TimeSpan.Zero) : null;
-            plugins.Add(new PluginSummary(name, type, version, state, error, restarts, last, r.Read7BitEncodedInt64()));
+            DateTimeOffset? last = r.ReadBoolean() ? ReadTime(r) : null;
+            var produced = r.Read7BitEncodedInt64();
+            PluginRetry? retry = null;
+            string? update = null;
+            if (version >= 2)
+            {
+                if (r.ReadBoolean()) retry = new PluginRetry(ReadTime(r), r.Read7BitEncodedInt(), error ?? "");
+                update = ReadOptional(r);
+            }
+            plugins.Add(new PluginSummary(name, type, pluginVersion, state, error, restarts, last, produced, retry, update));
         }
         var links = ImmutableArray.CreateBuilder<LinkSummary>(ReadCount(r));
         for (var i = links.Capacity; i > 0; i--)
@@ -191,17 +223,52 @@ public sealed class StatusSerializer : SerializerWithStringManifest
         return new NodeStatusUpdate(nodeId, address, http, roles.MoveToImmutable(), incarnation, sequence, plugins.MoveToImmutable(), links.MoveToImmutable());
     }
 
-    private static PluginControlResult ReadResult(BinaryReader r)
+    private static PluginControlResult ReadResult(BinaryReader r, byte version)
     {
         var node = r.ReadString();
         var plugin = r.ReadString();
         var ok = r.ReadBoolean();
-        var state = ReadOptional(r);
+        PluginStatusState? state = version == 1
+            ? ReadOptional(r) is { } name ? ReadStateName(name) : null
+            : r.ReadByte() is var value and not 0 ? ReadState(value) : null;
         var error = ReadOptional(r);
         var flags = r.ReadByte();
         if ((flags & ~3) != 0) throw new SerializationException($"{nameof(StatusSerializer)}: unknown result flags {flags}");
-        return new PluginControlResult(node, plugin, ok, state, error, (flags & 1) != 0, (flags & 2) != 0);
+        string? detail = null;
+        var cascaded = ImmutableArray<string>.Empty;
+        if (version >= 2)
+        {
+            detail = ReadOptional(r);
+            var names = ImmutableArray.CreateBuilder<string>(ReadCount(r));
+            for (var i = names.Capacity; i > 0; i--) names.Add(r.ReadString());
+            cascaded = names.Count == 0 ? [] : names.MoveToImmutable();
+        }
+        return new PluginControlResult(node, plugin, ok, state, error, (flags & 1) != 0, (flags & 2) != 0, detail, cascaded);
     }
+
+    private static DateTimeOffset ReadTime(BinaryReader r) => new(r.Read7BitEncodedInt64(), TimeSpan.Zero);
+
+    private static PluginStatusState ReadState(byte value) =>
+        Enum.IsDefined((PluginStatusState)value) ? (PluginStatusState)value : throw new SerializationException($"{nameof(StatusSerializer)}: unknown plugin state {value}");
+
+    private static PluginType? ReadType(byte value) => value switch
+    {
+        0 => null,
+        _ when Enum.IsDefined((PluginType)(value - 1)) => (PluginType)(value - 1),
+        _ => throw new SerializationException($"{nameof(StatusSerializer)}: unknown plugin type {value}"),
+    };
+
+    /// <summary>Version 1's lower-case state name.</summary>
+    private static PluginStatusState ReadStateName(string name) =>
+        Enum.TryParse<PluginStatusState>(name, ignoreCase: true, out var state) && Enum.IsDefined(state) && !char.IsDigit(name[0])
+            ? state
+            : throw new SerializationException($"{nameof(StatusSerializer)}: unknown plugin state '{name}'");
+
+    /// <summary>Version 1's lower-case type name; "unknown" was a plugin no longer discovered.</summary>
+    private static PluginType? ReadTypeName(string name) =>
+        name == "unknown" ? null
+        : Enum.TryParse<PluginType>(name, ignoreCase: true, out var type) && Enum.IsDefined(type) && !char.IsDigit(name[0]) ? type
+        : throw new SerializationException($"{nameof(StatusSerializer)}: unknown plugin type '{name}'");
 
     private static PluginAction ReadAction(byte value) =>
         Enum.IsDefined((PluginAction)value) ? (PluginAction)value : throw new SerializationException($"{nameof(StatusSerializer)}: unknown plugin action {value}");

@@ -3,6 +3,7 @@ using Akka.Actor;
 using Akka.Cluster;
 using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Event;
+using Tracelet.Abstractions;
 using Tracelet.Actors.Pipeline;
 using Tracelet.Actors.Plugins;
 using static Akka.Cluster.ClusterEvent;
@@ -16,7 +17,7 @@ namespace Tracelet.Actors.Status;
 /// everything every <c>refresh-interval</c>; it keeps the latest update of every node, and follows
 /// cluster membership so that unreachable and removed nodes are flagged as soon as the failure
 /// detector says so. <see cref="GetClusterStatus"/> is answered from memory, never by asking anyone.
-/// It also runs start/stop/restart for other nodes (<see cref="ControlPlugin"/>) on its own PluginManager.
+/// It also runs start/stop/restart/upgrade for other nodes (<see cref="ControlPlugin"/>) on its own PluginManager.
 /// </summary>
 public sealed class ClusterStatusActor : ReceiveActor, IWithTimers
 {
@@ -154,13 +155,11 @@ public sealed class ClusterStatusActor : ReceiveActor, IWithTimers
         if (status.Plugins.Count > _settings.MaxPlugins)
             _log.Warning("Cluster status: {0} plugins on this node, only the first {1} (tracelet.status.max-plugins) are published", status.Plugins.Count, _settings.MaxPlugins);
         return [.. status.Plugins.Take(_settings.MaxPlugins).Select(p => new PluginSummary(
-            p.Key, p.Value.Type, p.Value.Version, p.Value.State, Cut(p.Value.Error), p.Value.Restarts, p.Value.LastTransition, Produced(p.Value)))];
+            p.Key, p.Value.Type, p.Value.Version, p.Value.State, Cut(p.Value.Error), p.Value.Restarts, p.Value.LastTransition,
+            p.Value.Runtime is CollectorRuntime c ? c.SamplesProduced : 0,
+            p.Value.Retry is { } retry ? retry with { LastError = Cut(retry.LastError)! } : null,
+            p.Value.UpdateAvailable))];
     }
-
-    private static long Produced(PluginStatusEntry entry) =>
-        entry.Runtime is { } runtime && runtime.TryGetValue("samples_produced", out var value) && value is IConvertible c
-            ? c.ToInt64(System.Globalization.CultureInfo.InvariantCulture)
-            : 0;
 
     /// <summary>An update must fit a remote frame (128 kB) with 256 plugins: long error texts are cut.</summary>
     private static string? Cut(string? error) => error is { Length: > MaxErrorLength } ? error[..MaxErrorLength] + "…" : error;
@@ -313,11 +312,13 @@ public sealed class ClusterStatusActor : ReceiveActor, IWithTimers
 
     private static PluginView View(PluginSummary p, string nodeId, Dictionary<(string, string), LinkAggregate> links)
     {
-        if (p.Type != "backend")
-            return new PluginView(p.Name, p.Type, p.Version, p.State, p.Error, p.Restarts, p.LastTransition, null, 0, ImmutableSortedDictionary<string, long>.Empty, p.Produced);
+        if (p.Type != PluginType.Backend)
+            return new PluginView(p.Name, p.Type, p.Version, p.State, p.Error, p.Restarts, p.LastTransition, null, 0, ImmutableSortedDictionary<string, long>.Empty, p.Produced,
+                p.Retry, p.UpdateAvailable);
         links.TryGetValue((p.Name, nodeId), out var agg);
         return new PluginView(p.Name, p.Type, p.Version, p.State, p.Error, p.Restarts, p.LastTransition,
-            agg?.BufferFill, agg?.InFlight ?? 0, agg?.Dropped.ToImmutable() ?? ImmutableSortedDictionary<string, long>.Empty, agg?.Delivered ?? 0);
+            agg?.BufferFill, agg?.InFlight ?? 0, agg?.Dropped.ToImmutable() ?? ImmutableSortedDictionary<string, long>.Empty, agg?.Delivered ?? 0,
+            p.Retry, p.UpdateAvailable);
     }
 
     // ---------------------------------------------------------------- remote control
@@ -402,14 +403,16 @@ public sealed class ClusterStatusActor : ReceiveActor, IWithTimers
         {
             PluginAction.Start => new StartPlugin(command.Plugin),
             PluginAction.Stop => new StopPlugin(command.Plugin),
+            PluginAction.Upgrade => new UpgradePlugin(command.Plugin),
             _ => new RestartPlugin(command.Plugin),
         };
         try
         {
             return await manager.Ask<PluginOperationResult>(message, timeout).ConfigureAwait(false) switch
             {
-                PluginOperationSucceeded ok => new PluginControlResult(node, command.Plugin, true, Lower(ok.State), null),
-                PluginOperationFailed f => new PluginControlResult(node, command.Plugin, false, f.State is { } s ? Lower(s) : null, f.Reason, NotFound: f.State is null),
+                PluginOperationSucceeded ok => new PluginControlResult(node, command.Plugin, true, ok.State.ToStatusState(), null,
+                    Detail: ok.Detail, Cascaded: ok.Cascaded.IsDefault ? [] : ok.Cascaded),
+                PluginOperationFailed f => new PluginControlResult(node, command.Plugin, false, f.State?.ToStatusState(), f.Reason, NotFound: f.State is null),
                 var other => new PluginControlResult(node, command.Plugin, false, null, $"unexpected answer {other.GetType().Name}"),
             };
         }
@@ -422,8 +425,6 @@ public sealed class ClusterStatusActor : ReceiveActor, IWithTimers
             return new PluginControlResult(node, command.Plugin, false, null, $"the PluginManager on {node} failed: {e.Message}");
         }
     }
-
-    private static string Lower(Abstractions.PluginState state) => state.ToString().ToLowerInvariant();
 
     // ---------------------------------------------------------------- private types
 

@@ -1,4 +1,6 @@
 using System.Collections.Immutable;
+using Tracelet.Abstractions;
+using Tracelet.Actors.Plugins;
 
 namespace Tracelet.Actors.Status;
 
@@ -32,18 +34,22 @@ public sealed record NodeStatusUpdate(
     ImmutableArray<LinkSummary> Links) : IStatusMessage;
 
 /// <summary>One plugin in a <see cref="NodeStatusUpdate"/>.</summary>
-/// <param name="State">Lower-case state ("active", "error"...).</param>
-/// <param name="Type">Lower-case type ("collector", "backend"...).</param>
+/// <param name="Type">Its type; null when the plugin is no longer discovered.</param>
+/// <param name="Error">The last error (error and retrying), cut to fit a remote frame.</param>
 /// <param name="Produced">Samples the plugin produced (collectors; from its runtime counters), else 0.</param>
+/// <param name="Retry">When retrying: the next attempt (its last error is <paramref name="Error"/>).</param>
+/// <param name="UpdateAvailable">A newer file of a folder plugin, when discovery saw one.</param>
 public sealed record PluginSummary(
     string Name,
-    string Type,
+    PluginType? Type,
     string Version,
-    string State,
+    PluginStatusState State,
     string? Error,
     int Restarts,
     DateTimeOffset? LastTransition,
-    long Produced);
+    long Produced,
+    PluginRetry? Retry = null,
+    string? UpdateAvailable = null);
 
 /// <summary>One pipeline link in a <see cref="NodeStatusUpdate"/>: the counters a backend's row aggregates.</summary>
 /// <param name="Waiting">Samples buffered behind the window.</param>
@@ -68,6 +74,9 @@ public enum PluginAction
 
     /// <summary>RestartPlugin.</summary>
     Restart = 3,
+
+    /// <summary>UpgradePlugin (hot swap of a folder plugin).</summary>
+    Upgrade = 4,
 }
 
 /// <summary>Sent to a node's <see cref="ClusterStatusActor"/>: run this lifecycle command on its PluginManager. Answered by <see cref="PluginControlResult"/>.</summary>
@@ -75,11 +84,22 @@ public sealed record ControlPlugin(string Plugin, PluginAction Action) : IStatus
 
 /// <summary>The answer to <see cref="ControlPlugin"/>, one per node.</summary>
 /// <param name="Ok">The command succeeded.</param>
-/// <param name="State">The plugin's state afterwards (lower case), when known.</param>
+/// <param name="State">The plugin's state afterwards, when known.</param>
 /// <param name="Error">Why it failed, in words an operator can act on.</param>
 /// <param name="TimedOut">The node did not answer in time (or is unreachable).</param>
 /// <param name="NotFound">The node does not know the plugin.</param>
-public sealed record PluginControlResult(string Node, string Plugin, bool Ok, string? State, string? Error, bool TimedOut = false, bool NotFound = false) : IStatusMessage;
+/// <param name="Detail">What an operator should know besides the state (e.g. "upgraded 1.0.0 -> 1.1.0").</param>
+/// <param name="Cascaded">Other plugins the command moved too (dependencies started, dependents stopped), in order.</param>
+public sealed record PluginControlResult(
+    string Node,
+    string Plugin,
+    bool Ok,
+    PluginStatusState? State,
+    string? Error,
+    bool TimedOut = false,
+    bool NotFound = false,
+    string? Detail = null,
+    ImmutableArray<string> Cascaded = default) : IStatusMessage;
 
 /// <summary>
 /// Local: run a lifecycle command on one node (<paramref name="Node"/>) or on every reachable node
@@ -124,15 +144,19 @@ public sealed record NodeView(
 /// <param name="InFlight">Backends: samples in flight to it over known links; else 0.</param>
 /// <param name="Dropped">Backends: samples dropped on links to it, by reason; else empty.</param>
 /// <param name="Delivered">Backends: samples delivered to it; collectors: samples produced.</param>
+/// <param name="Retry">When retrying: the next attempt.</param>
+/// <param name="UpdateAvailable">A newer file of a folder plugin, when its node's discovery saw one.</param>
 public sealed record PluginView(
     string Name,
-    string Type,
+    PluginType? Type,
     string Version,
-    string State,
+    PluginStatusState State,
     string? Error,
     int Restarts,
     DateTimeOffset? LastTransition,
     double? BufferFill,
     long InFlight,
     ImmutableSortedDictionary<string, long> Dropped,
-    long Delivered);
+    long Delivered,
+    PluginRetry? Retry = null,
+    string? UpdateAvailable = null);

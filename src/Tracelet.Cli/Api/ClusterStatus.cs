@@ -41,6 +41,16 @@ public sealed record PluginStatus
     public long? InFlight { get; init; }
     public IReadOnlyDictionary<string, long>? Dropped { get; init; }
     public long? Delivered { get; init; }
+    public PluginRetry? Retry { get; init; }
+    public string? UpdateAvailable { get; init; }
+}
+
+/// <summary>A failed plugin its node will try again (state "retrying").</summary>
+public sealed record PluginRetry
+{
+    public DateTimeOffset NextAttemptAt { get; init; }
+    public int Attempt { get; init; }
+    public string? LastError { get; init; }
 }
 
 /// <summary>The server's counts; the CLI recomputes its own from the nodes.</summary>
@@ -52,6 +62,7 @@ public sealed record ClusterSummary
     public int Plugins { get; init; }
     public int Active { get; init; }
     public int Error { get; init; }
+    public int Retrying { get; init; }
     public int Stopped { get; init; }
 }
 
@@ -69,6 +80,8 @@ public sealed record PluginActionResult
     public bool Ok { get; init; }
     public string? State { get; init; }
     public string? Error { get; init; }
+    public string? Detail { get; init; }
+    public IReadOnlyList<string>? Cascaded { get; init; }
 }
 
 /// <summary>The single-node answer of POST /plugins/{name}/{action} without node or all.</summary>
@@ -77,6 +90,8 @@ public sealed record LocalPluginActionResult
     public string? Plugin { get; init; }
     public string? State { get; init; }
     public string? Error { get; init; }
+    public string? Detail { get; init; }
+    public IReadOnlyList<string>? Cascaded { get; init; }
 }
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, WriteIndented = true,

@@ -30,6 +30,16 @@ internal static class LegacyStatus
                     Delivered = p.Value.TryGetProperty("runtime", out var rt) && rt.ValueKind == JsonValueKind.Object
                         && rt.TryGetProperty(type == "backend" ? "samples_written" : "samples_produced", out var d) && d.TryGetInt64(out var delivered)
                         ? delivered : null,
+                    Retry = p.Value.TryGetProperty("retry", out var retry) && retry.ValueKind == JsonValueKind.Object
+                        && retry.TryGetProperty("next_attempt_at", out var next) && next.TryGetDateTimeOffset(out var nextAt)
+                        ? new PluginRetry
+                        {
+                            NextAttemptAt = nextAt,
+                            Attempt = retry.TryGetProperty("attempt", out var a) && a.TryGetInt32(out var attempt) ? attempt : 0,
+                            LastError = String(retry, "last_error"),
+                        }
+                        : null,
+                    UpdateAvailable = String(p.Value, "update_available"),
                 });
             }
         }

@@ -6,7 +6,7 @@ using Tracelet.Cli.Output;
 
 namespace Tracelet.Cli.Commands;
 
-/// <summary><c>tracelet plugin start|stop|restart NAME [--node ID | --all]</c>: POST /plugins/{name}/{action}.</summary>
+/// <summary><c>tracelet plugin start|stop|restart|upgrade NAME [--node ID | --all]</c>: POST /plugins/{name}/{action}.</summary>
 internal static class PluginActionCommand
 {
     /// <summary>A node waits up to 60 s for its PluginManager (routed commands 35 s): wait a little longer.</summary>
@@ -14,18 +14,24 @@ internal static class PluginActionCommand
 
     public static Command Create(CommonOptions common)
     {
-        var plugin = new Command("plugin", "Start, stop or restart a plugin on the node, on another node (--node) or on every node (--all).");
-        foreach (var (action, verb) in new[] { ("start", "Start"), ("stop", "Stop"), ("restart", "Restart") })
-            plugin.Subcommands.Add(CreateAction(common, action, verb));
+        var plugin = new Command("plugin", "Start, stop, restart or upgrade a plugin on the node, on another node (--node) or on every node (--all).");
+        foreach (var (action, description) in new[]
+                 {
+                     ("start", "Start a plugin (and the plugins it depends on)"),
+                     ("stop", "Stop a plugin (and the active plugins that depend on it)"),
+                     ("restart", "Restart a plugin"),
+                     ("upgrade", "Load the current file of a folder plugin's assembly and swap the running version for it; a failed upgrade keeps the running version"),
+                 })
+            plugin.Subcommands.Add(CreateAction(common, action, description));
         return plugin;
     }
 
-    private static Command CreateAction(CommonOptions common, string action, string verb)
+    private static Command CreateAction(CommonOptions common, string action, string description)
     {
         var name = new Argument<string>("NAME") { Description = "The plugin's name, as in tracelet status" };
         var node = new Option<string?>("--node") { Description = "The id of the node to act on (routed through the cluster by the node at --url)" };
         var all = new Option<bool>("--all") { Description = "Act on every reachable node that knows the plugin" };
-        var command = new Command(action, $"{verb} a plugin; the change is persisted on the node like any transition.") { name, node, all, common.Json };
+        var command = new Command(action, $"{description}; the change is persisted on the node like any transition.") { name, node, all, common.Json };
         command.Validators.Add(result =>
         {
             if (result.GetValue(node) is not null && result.GetValue(all)) result.AddError("--node and --all exclude each other");
@@ -78,10 +84,10 @@ internal static class PluginActionCommand
         else
         {
             var ansi = common.Ansi(parse);
-            var table = new TextTable("NODE", "PLUGIN", "RESULT", "STATE", "ERROR");
+            var table = new TextTable("NODE", "PLUGIN", "RESULT", "STATE", "ERROR", "DETAIL");
             foreach (var r in results.OrderBy(r => r.Node, StringComparer.Ordinal))
                 table.Add(r.Node, r.Plugin, r.Ok ? ansi.Green("ok") : ansi.Red("failed"), StatusView.State(r.State, ansi),
-                    r.Error is { } text ? ansi.Red(text.ReplaceLineEndings(" ")) : "");
+                    r.Error is { } text ? ansi.Red(text.ReplaceLineEndings(" ")) : "", Detail(action, r));
             table.WriteTo(output, "");
         }
         var failed = results.Count(r => !r.Ok);
@@ -92,6 +98,15 @@ internal static class PluginActionCommand
             return ExitCodes.Unhealthy;
         }
         return ExitCodes.Ok;
+    }
+
+    /// <summary>What the node said besides the state, and the other plugins the command moved with it.</summary>
+    private static string Detail(string action, PluginActionResult r)
+    {
+        var parts = new List<string>();
+        if (r.Detail is { } detail) parts.Add(detail.ReplaceLineEndings(" "));
+        if (r.Cascaded is { Count: > 0 } cascaded) parts.Add($"{(action == "stop" ? "also stopped" : "also started")}: {string.Join(", ", cascaded)}");
+        return string.Join("; ", parts);
     }
 
     /// <summary>The per-node results: the routed form, or the node's own single answer as one row.</summary>
@@ -105,7 +120,11 @@ internal static class PluginActionCommand
             var local = root.Deserialize(ContractJson.Default.LocalPluginActionResult);
             return local is null
                 ? null
-                : [new PluginActionResult { Node = url, Plugin = local.Plugin ?? "?", Ok = local.Error is null, State = local.State, Error = local.Error }];
+                : [new PluginActionResult
+                {
+                    Node = url, Plugin = local.Plugin ?? "?", Ok = local.Error is null, State = local.State, Error = local.Error,
+                    Detail = local.Detail, Cascaded = local.Cascaded,
+                }];
         }
         catch (JsonException)
         {

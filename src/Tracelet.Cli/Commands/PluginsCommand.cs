@@ -40,6 +40,7 @@ internal static class PluginsCommand
                 json.WriteNumber("nodes", s.Nodes);
                 json.WriteNumber("active", s.Active);
                 json.WriteNumber("error", s.Error);
+                json.WriteNumber("retrying", s.Retrying);
                 json.WriteNumber("stopped", s.Stopped);
                 json.WriteNumber("other", s.Other);
                 json.WriteStartArray("error_nodes");

@@ -6,7 +6,7 @@ namespace Tracelet.Cli.Output;
 internal static class PluginsView
 {
     public sealed record PluginSpread(string Name, string Type, IReadOnlyList<string> Versions, int Nodes, int Active, int Error, int Stopped, int Other,
-        IReadOnlyList<string> ErrorNodes);
+        IReadOnlyList<string> ErrorNodes, int Retrying);
 
     public static IReadOnlyList<PluginSpread> Spread(ClusterStatus status) =>
         status.Nodes
@@ -19,8 +19,9 @@ internal static class PluginsView
                 g.Count(x => x.Plugin.State == "active"),
                 g.Count(x => x.Plugin.State == "error"),
                 g.Count(x => x.Plugin.State == "stopped"),
-                g.Count(x => x.Plugin.State is not ("active" or "error" or "stopped")),
-                g.Where(x => x.Plugin.State == "error").Select(x => x.Node).Order(StringComparer.Ordinal).ToList()))
+                g.Count(x => x.Plugin.State is not ("active" or "error" or "stopped" or "retrying")),
+                g.Where(x => x.Plugin.State == "error").Select(x => x.Node).Order(StringComparer.Ordinal).ToList(),
+                g.Count(x => x.Plugin.State == "retrying")))
             .OrderBy(s => s.Type, StringComparer.Ordinal).ThenBy(s => s.Name, StringComparer.Ordinal)
             .ToList();
 
@@ -31,11 +32,11 @@ internal static class PluginsView
         foreach (var group in spread.GroupBy(s => s.Type))
         {
             output.WriteLine(ansi.Bold(group.Key));
-            var table = new TextTable("PLUGIN", "VERSION", "NODES", "ACTIVE", "ERROR", "STOPPED", "OTHER", "IN ERROR ON");
+            var table = new TextTable("PLUGIN", "VERSION", "NODES", "ACTIVE", "ERROR", "RETRYING", "STOPPED", "OTHER", "IN ERROR ON");
             foreach (var s in group)
                 table.Add(s.Name, string.Join(",", s.Versions), s.Nodes.ToString(), s.Active.ToString(),
-                    s.Error > 0 ? ansi.Red(s.Error.ToString()) : "0", s.Stopped.ToString(), s.Other.ToString(),
-                    ansi.Red(string.Join(",", s.ErrorNodes)));
+                    s.Error > 0 ? ansi.Red(s.Error.ToString()) : "0", s.Retrying > 0 ? ansi.Yellow(s.Retrying.ToString()) : "0",
+                    s.Stopped.ToString(), s.Other.ToString(), ansi.Red(string.Join(",", s.ErrorNodes)));
             table.WriteTo(output);
             output.WriteLine();
         }

@@ -19,7 +19,7 @@ internal static class StatusView
             {
                 var table = new TextTable("PLUGIN", "TYPE", "STATE", "RESTARTS", "DELIVERED", "DROPPED", "ERROR");
                 foreach (var p in node.Plugins.OrderBy(p => p.Type, StringComparer.Ordinal).ThenBy(p => p.Name, StringComparer.Ordinal))
-                    table.Add(p.Name, p.Type ?? "?", State(p.State, ansi), Number(p.Restarts), p.Delivered is { } d ? Number(d) : "-",
+                    table.Add(p.Name, p.Type ?? "?", State(p, status.GeneratedAt, ansi), Number(p.Restarts), p.Delivered is { } d ? Number(d) : "-",
                         Dropped(p.Dropped), p.Error is { } e ? ansi.Red(OneLine(e)) : "");
                 table.WriteTo(output);
             }
@@ -33,9 +33,22 @@ internal static class StatusView
         null => "?",
         "active" => ansi.Green(state),
         "error" => ansi.Red(state),
+        "retrying" => ansi.Yellow("RETRYING"),
         "stopped" or "discovered" => ansi.Dim(state),
         _ => ansi.Yellow(state),
     };
+
+    /// <summary>
+    /// A plugin's state cell: a retrying one says when its node tries again, counted from the time
+    /// the answering node generated the view (so that this machine's clock does not matter).
+    /// </summary>
+    public static string State(PluginStatus plugin, DateTimeOffset? now, Ansi ansi)
+    {
+        if (plugin.State != "retrying" || plugin.Retry is not { } retry) return State(plugin.State, ansi);
+        var seconds = Math.Max(0, (retry.NextAttemptAt - (now ?? DateTimeOffset.UtcNow)).TotalSeconds);
+        var when = seconds < 0.5 ? "now" : $"in {seconds.ToString("0", CultureInfo.InvariantCulture)}s";
+        return ansi.Yellow($"RETRYING (attempt {retry.Attempt}, next try {when})");
+    }
 
     private static string Header(NodeStatus node, ClusterStatus status, Ansi ansi)
     {
@@ -60,11 +73,13 @@ internal static class StatusView
         var unreachable = status.Nodes.Count(n => !n.Reachable);
         var plugins = status.Nodes.SelectMany(n => n.Plugins).ToList();
         var errors = plugins.Count(p => p.State == "error");
-        var pending = plugins.Count(p => ClusterHealth.IsUnhealthy(p) && p.State != "error");
+        var retrying = plugins.Count(p => p.State == "retrying");
+        var pending = plugins.Count(p => ClusterHealth.IsUnhealthy(p) && p.State is not ("error" or "retrying"));
         var text = $"{nodes} node{(nodes == 1 ? "" : "s")}" +
                    (unreachable > 0 ? ", " + ansi.Red($"{unreachable} unreachable") : "") +
                    $"; {plugins.Count} plugin{(plugins.Count == 1 ? "" : "s")}: {plugins.Count(p => p.State == "active")} active" +
                    (errors > 0 ? ", " + ansi.Red($"{errors} error") : ", 0 error") +
+                   (retrying > 0 ? ", " + ansi.Yellow($"{retrying} retrying") : "") +
                    (pending > 0 ? ", " + ansi.Yellow($"{pending} starting") : "") +
                    $", {plugins.Count(p => p.State == "stopped")} stopped";
         return text;

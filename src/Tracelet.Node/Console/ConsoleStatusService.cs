@@ -33,10 +33,15 @@ internal sealed class ConsoleStatusService(IRequiredActor<PluginManagerActor> ma
     {
         var sb = new StringBuilder("[tracelet] ").Append(status.NodeId).Append(status.Ready ? " ready" : " starting")
             .Append(" | ").Append(status.Active).Append('/').Append(status.Discovered).Append(" active, ")
-            .Append(status.Errors).Append(" errors |");
+            .Append(status.Errors).Append(" errors");
+        if (status.Retrying > 0) sb.Append(", ").Append(status.Retrying).Append(" retrying");
+        sb.Append(" |");
+        var now = DateTimeOffset.UtcNow;
         foreach (var (name, p) in status.Plugins)
         {
-            sb.Append(' ').Append(name).Append('=').Append(p.State);
+            sb.Append(' ').Append(name).Append('=').Append(p.State.ToString().ToLowerInvariant());
+            if (p.Retry is { } retry)
+                sb.Append("(attempt ").Append(retry.Attempt).Append(" in ").Append(Math.Max(0, (retry.NextAttemptAt - now).TotalSeconds).ToString("0", System.Globalization.CultureInfo.InvariantCulture)).Append("s)");
             if (p.Restarts > 0) sb.Append("(restarts ").Append(p.Restarts).Append(')');
         }
         foreach (var (name, p) in status.Plugins.Where(p => p.Value.Error is not null))

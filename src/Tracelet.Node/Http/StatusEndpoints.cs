@@ -7,12 +7,17 @@ using Tracelet.Actors.Status;
 namespace Tracelet.Node.Http;
 
 /// <summary>
-/// The node's HTTP API: GET /status, GET /status/cluster, GET /healthz, POST /plugins/{name}/start|stop|restart
+/// The node's HTTP API: GET /status, GET /status/cluster, GET /healthz, POST /plugins/{name}/start|stop|restart|upgrade
 /// (on this node, on <c>?node=ID</c> or on <c>?all=true</c>). The bearer token is checked by <see cref="BearerTokenGuard"/>.
 /// </summary>
 internal static class StatusEndpoints
 {
     private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long a lifecycle command on this node may take (an upgrade loads and validates an assembly).</summary>
+    private static readonly TimeSpan CommandTimeout = TimeSpan.FromSeconds(60);
+
+    private const string Actions = "start, stop, restart, upgrade";
 
     public static void Map(WebApplication app)
     {
@@ -53,19 +58,38 @@ internal static class StatusEndpoints
                 "start" => new StartPlugin(name),
                 "stop" => new StopPlugin(name),
                 "restart" => new RestartPlugin(name),
+                "upgrade" => new UpgradePlugin(name),
                 _ => null,
             };
-            if (command is null) return Results.Text($"unknown action '{action}' (start, stop, restart)\n", statusCode: 404);
+            if (command is null) return Results.Text($"unknown action '{action}' ({Actions})\n", statusCode: 404);
             var actor = await manager.GetAsync(ct);
-            var result = await actor.Ask<PluginOperationResult>(command, TimeSpan.FromSeconds(60), ct);
+            PluginOperationResult result;
+            try
+            {
+                result = await actor.Ask<PluginOperationResult>(command, CommandTimeout, ct);
+            }
+            catch (AskTimeoutException)
+            {
+                return Results.Json(new Dictionary<string, object?> { ["plugin"] = name, ["error"] = $"the PluginManager did not answer within {CommandTimeout.TotalSeconds:0}s" },
+                    EdgeJson.Node, statusCode: 504);
+            }
             return result switch
             {
-                PluginOperationSucceeded ok => Results.Json(new { plugin = ok.Name, state = ok.State.ToString().ToLowerInvariant() }),
-                PluginOperationFailed failed => Results.Json(new { plugin = failed.Name, error = failed.Reason, state = failed.State?.ToString().ToLowerInvariant() },
-                    statusCode: failed.State is null ? 404 : 409),
+                PluginOperationSucceeded ok => Results.Json(Succeeded(ok), EdgeJson.Node),
+                PluginOperationFailed failed => Results.Json(new Dictionary<string, object?> { ["plugin"] = failed.Name, ["error"] = failed.Reason, ["state"] = failed.State?.ToStatusState() },
+                    EdgeJson.Node, statusCode: failed.State is null ? 404 : 409),
                 _ => Results.StatusCode(500),
             };
         });
+    }
+
+    /// <summary>{plugin, state} as before, with detail and cascaded only when there is something to say.</summary>
+    private static Dictionary<string, object?> Succeeded(PluginOperationSucceeded ok)
+    {
+        var answer = new Dictionary<string, object?> { ["plugin"] = ok.Name, ["state"] = ok.State.ToStatusState() };
+        if (ok.Detail is not null) answer["detail"] = ok.Detail;
+        if (!ok.Cascaded.IsDefaultOrEmpty) answer["cascaded"] = ok.Cascaded;
+        return answer;
     }
 
     private static async Task<Tracelet.Actors.Pipeline.CurrentPipelineStatus?> AskPipeline(IRequiredActor<Tracelet.Hosting.TraceletPipeline> pipeline, CancellationToken ct)
@@ -102,9 +126,10 @@ internal static class StatusEndpoints
             "start" => PluginAction.Start,
             "stop" => PluginAction.Stop,
             "restart" => PluginAction.Restart,
+            "upgrade" => PluginAction.Upgrade,
             _ => null,
         };
-        if (verb is null) return Results.Text($"unknown action '{action}' (start, stop, restart)\n", statusCode: 404);
+        if (verb is null) return Results.Text($"unknown action '{action}' ({Actions})\n", statusCode: 404);
         var actor = await status.GetAsync(ct);
         // The view's own per-node deadline answers first (504 per node); this one only guards against a lost reply.
         var answer = await actor.Ask<PluginControlResults>(new ControlPluginInCluster(name, verb.Value, node), TimeSpan.FromMinutes(2), ct);

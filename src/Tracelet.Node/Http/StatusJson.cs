@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Tracelet.Actors.Pipeline;
 using Tracelet.Actors.Plugins;
 
@@ -5,30 +6,13 @@ namespace Tracelet.Node.Http;
 
 /// <summary>
 /// The node status as JSON, in the Python Tracelet's get_status shape (discovered, loaded, active,
-/// errors, plugins{name: {state, type, version, error?, status?}}) plus what the runtime adds.
+/// errors, plugins{name: {state, type, version, error?, status?}}) plus what the runtime adds. Each
+/// plugin entry is its <see cref="PluginStatusEntry"/> as <see cref="EdgeJson.Node"/> writes it.
 /// </summary>
 internal static class StatusJson
 {
-    public static Dictionary<string, object?> From(NodePluginStatus s, CurrentPipelineStatus? pipeline = null)
-    {
-        var plugins = new Dictionary<string, object?>(StringComparer.Ordinal);
-        foreach (var (name, p) in s.Plugins)
-        {
-            var entry = new Dictionary<string, object?>
-            {
-                ["state"] = p.State,
-                ["type"] = p.Type,
-                ["version"] = p.Version,
-            };
-            if (p.Error is not null) entry["error"] = p.Error;
-            if (p.Status is not null) entry["status"] = p.Status;
-            if (p.Runtime is not null) entry["runtime"] = p.Runtime;
-            entry["restarts"] = p.Restarts;
-            entry["last_transition"] = p.LastTransition;
-            entry["origin"] = p.Origin;
-            plugins[name] = entry;
-        }
-        return new Dictionary<string, object?>
+    public static JsonElement From(NodePluginStatus s, CurrentPipelineStatus? pipeline = null) =>
+        JsonSerializer.SerializeToElement(new Dictionary<string, object?>
         {
             ["node"] = s.NodeId,
             ["ready"] = s.Ready,
@@ -36,11 +20,11 @@ internal static class StatusJson
             ["loaded"] = s.Loaded,
             ["active"] = s.Active,
             ["errors"] = s.Errors,
-            ["plugins"] = plugins,
+            ["retrying"] = s.Retrying,
+            ["plugins"] = s.Plugins,
             ["discovery_errors"] = s.DiscoveryErrors,
             ["pipeline"] = pipeline is null ? null : Pipeline(pipeline),
-        };
-    }
+        }, EdgeJson.Node);
 
     /// <summary>Each link of this node: produced = delivered + dropped + waiting + in_flight, read at one moment per link.</summary>
     public static Dictionary<string, object?> Pipeline(CurrentPipelineStatus p) => new()

@@ -126,10 +126,10 @@ public sealed class GpuCollectorSpec : PluginManagerSpecBase
         Succeeds(manager, new InitializePlugin(Gpu, GpuConfig(missing)), PluginState.Initialized);
         Ask<PluginOperationResult>(manager, new StartPlugin(Gpu));
 
-        var entry = AwaitState(manager, Gpu, "error");
-        Assert.Equal($"start failed: PluginPermanentException: NVML not available: libnvidia-ml.so.1 not found ({missing}: no such file)", entry.Error);
+        var entry = AwaitState(manager, Gpu, PluginStatusState.Error);
+        Assert.Equal($"start failed: PluginPermanentException: NVML not available: libnvidia-ml.so.1 not found ({missing}: no such file) (permanent fault: not restarted)", entry.Error);
         Assert.Equal(0, entry.Restarts);
-        Assert.Equal("active", Status(manager).Plugins[Capture].State);
+        Assert.Equal(PluginStatusState.Active, Status(manager).Plugins[Capture].State);
     }
 
     [Fact]
@@ -140,8 +140,8 @@ public sealed class GpuCollectorSpec : PluginManagerSpecBase
         Succeeds(manager, new InitializePlugin(Gpu, GpuConfig()), PluginState.Initialized);
         Ask<PluginOperationResult>(manager, new StartPlugin(Gpu));
 
-        var entry = AwaitState(manager, Gpu, "error");
-        Assert.EndsWith("NVML not available: nvmlInit_v2 returned 9 (Driver Not Loaded)", entry.Error);
+        var entry = AwaitState(manager, Gpu, PluginStatusState.Error);
+        Assert.EndsWith("NVML not available: nvmlInit_v2 returned 9 (Driver Not Loaded) (permanent fault: not restarted)", entry.Error);
         Assert.Equal(0, entry.Restarts);
     }
 
@@ -152,7 +152,7 @@ public sealed class GpuCollectorSpec : PluginManagerSpecBase
         Succeeds(manager, new InitializePlugin(Gpu, GpuConfig(allowFake: false)), PluginState.Initialized);
         Ask<PluginOperationResult>(manager, new StartPlugin(Gpu));
 
-        var entry = AwaitState(manager, Gpu, "error");
+        var entry = AwaitState(manager, Gpu, PluginStatusState.Error);
         Assert.Contains("is Tracelet's test fake", entry.Error);
         Assert.Equal(0, _fake.RefCount);
     }
@@ -171,7 +171,7 @@ public sealed class GpuCollectorSpec : PluginManagerSpecBase
         Eventually(() => Samples(GpuMetrics.Up), s => Assert.Contains(s, x => Label(x, GpuLabels.Gpu) == "1" && x.Value == 0));
         var before = Samples(GpuMetrics.PowerUsage).Count(s => Label(s, GpuLabels.Gpu) == "0");
         Eventually(() => Samples(GpuMetrics.PowerUsage).Count(s => Label(s, GpuLabels.Gpu) == "0"), n => Assert.True(n > before + 3, "GPU 0 stopped being sampled"));
-        Assert.Equal(("active", 0), (Status(manager).Plugins[Gpu].State, Status(manager).Plugins[Gpu].Restarts));
+        Assert.Equal((PluginStatusState.Active, 0), (Status(manager).Plugins[Gpu].State, Status(manager).Plugins[Gpu].Restarts));
     }
 
     [Fact]
@@ -206,7 +206,7 @@ public sealed class GpuCollectorSpec : PluginManagerSpecBase
 
         var entry = AwaitPlugin(manager, Gpu, e =>
         {
-            Assert.Equal(("active", 1), (e.State, e.Restarts));
+            Assert.Equal((PluginStatusState.Active, 1), (e.State, e.Restarts));
             Assert.All(Gpus(e), g => Assert.Equal("ok", g["state"]));
         }, within: TimeSpan.FromSeconds(20));
         Assert.Equal(2, Gpus(entry).Length);

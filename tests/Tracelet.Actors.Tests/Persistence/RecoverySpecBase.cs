@@ -51,7 +51,7 @@ public abstract class RecoverySpecBase : PluginManagerSpecBase
             Succeeds(manager, new StopPlugin("chain-c"), PluginState.Stopped, system);
             Succeeds(manager, new InitializePlugin(Thrower, PluginConfig.Parse("""{ "fail-in": "start" }""")), PluginState.Initialized, system);
             Succeeds(manager, new StartPlugin(Native), PluginState.Active, system);
-            var native = AwaitState(manager, Native, "error", system);
+            var native = AwaitState(manager, Native, PluginStatusState.Error, system);
             AwaitPlugin(manager, Echo, e => Assert.True(Number(e.Status, "samples") > 0), system);
             var counter = AwaitPlugin(manager, Counter, e => Assert.Equal(42d, Convert.ToDouble(e.Status?["value"])), system);
 
@@ -76,17 +76,17 @@ public abstract class RecoverySpecBase : PluginManagerSpecBase
             var status = AwaitReady(manager, system);
 
             Assert.Equal(settings.NodeId, status.NodeId);
-            Assert.Equal("active", status.Plugins[Echo].State);
-            Assert.Equal("stopped", status.Plugins["chain-c"].State);
-            Assert.Equal("initialized", status.Plugins[Thrower].State);
-            Assert.Equal(("error", first.NativeError), (status.Plugins[Native].State, status.Plugins[Native].Error));
-            Assert.Equal("discovered", status.Plugins["chain-a"].State);
+            Assert.Equal(PluginStatusState.Active, status.Plugins[Echo].State);
+            Assert.Equal(PluginStatusState.Stopped, status.Plugins["chain-c"].State);
+            Assert.Equal(PluginStatusState.Initialized, status.Plugins[Thrower].State);
+            Assert.Equal((PluginStatusState.Error, first.NativeError), (status.Plugins[Native].State, status.Plugins[Native].Error));
+            Assert.Equal(PluginStatusState.Discovered, status.Plugins["chain-a"].State);
             Assert.Equal((2, 1), (status.Active, status.Errors));
 
             // A new instance, started with the config the journal kept.
             var counter = AwaitPlugin(manager, Counter, e =>
             {
-                Assert.Equal("active", e.State);
+                Assert.Equal(PluginStatusState.Active, e.State);
                 Assert.Equal(42d, Convert.ToDouble(e.Status?["value"]));
                 Assert.Equal("before-crash", e.Status?["label"]);
             }, system);

@@ -31,7 +31,7 @@ public sealed class PluginManagerSpec : PluginManagerSpecBase
         Assert.Equal(Node.NodeId, fresh.NodeId);
         Assert.Equal(TestPluginNames.All, fresh.Plugins.Keys);
         Assert.Equal((TestPluginNames.All.Length, 0, 0, 0), (fresh.Discovered, fresh.Loaded, fresh.Active, fresh.Errors));
-        Assert.All(fresh.Plugins.Values, e => Assert.Equal("discovered", e.State));
+        Assert.All(fresh.Plugins.Values, e => Assert.Equal(PluginStatusState.Discovered, e.State));
         Assert.Empty(fresh.DiscoveryErrors);
 
         Succeeds(manager, new LoadPlugin("chain-c"), PluginState.Loaded);
@@ -45,17 +45,17 @@ public sealed class PluginManagerSpec : PluginManagerSpecBase
         var status = Status(manager);
         // Seed parity: "loaded" counts every plugin past discovery, stopped and failed ones included.
         Assert.Equal((TestPluginNames.All.Length, 4, 1, 1), (status.Discovered, status.Loaded, status.Active, status.Errors));
-        Assert.Equal(("active", "collector", "1.0.0", null), (counter.State, counter.Type, counter.Version, counter.Error));
+        Assert.Equal((PluginStatusState.Active, PluginType.Collector, "1.0.0", null), (counter.State, counter.Type, counter.Version, counter.Error));
         Assert.Equal("registered:Tracelet.TestPlugins", counter.Origin);
-        Assert.NotNull(counter.Runtime);
+        Assert.IsType<CollectorRuntime>(counter.Runtime);
         Assert.NotNull(counter.LastTransition);
         var echo = status.Plugins[Echo];
-        Assert.Equal(("stopped", "backend", "2.1.0", null), (echo.State, echo.Type, echo.Version, echo.Error));
+        Assert.Equal((PluginStatusState.Stopped, PluginType.Backend, "2.1.0", null), (echo.State, echo.Type, echo.Version, echo.Error));
         Assert.Null(echo.Status); // no instance once stopped
-        Assert.Equal("loaded", status.Plugins["chain-c"].State);
-        Assert.Equal("error", status.Plugins["needs-ghost"].State);
+        Assert.Equal(PluginStatusState.Loaded, status.Plugins["chain-c"].State);
+        Assert.Equal(PluginStatusState.Error, status.Plugins["needs-ghost"].State);
         Assert.Contains("'ghost'", status.Plugins["needs-ghost"].Error);
-        Assert.Equal("discovered", status.Plugins["chain-a"].State);
+        Assert.Equal(PluginStatusState.Discovered, status.Plugins["chain-a"].State);
         Assert.Null(status.Plugins["chain-a"].Error);
     }
 
@@ -69,11 +69,11 @@ public sealed class PluginManagerSpec : PluginManagerSpecBase
         Succeeds(manager, new LoadPlugin(Counter), PluginState.Loaded);
         Succeeds(manager, new ValidatePlugin(Counter), PluginState.Validated);
         Succeeds(manager, new InitializePlugin(Counter, CounterConfig(7)), PluginState.Initialized);
-        Assert.Equal("initialized", Status(manager).Plugins[Counter].State);
+        Assert.Equal(PluginStatusState.Initialized, Status(manager).Plugins[Counter].State);
         Succeeds(manager, new StartPlugin(Counter), PluginState.Active);
         AwaitPlugin(manager, Counter, e => Assert.Equal(7d, Convert.ToDouble(e.Status?["value"])));
         Succeeds(manager, new StopPlugin(Counter), PluginState.Stopped);
-        Assert.Equal("stopped", Status(manager).Plugins[Counter].State);
+        Assert.Equal(PluginStatusState.Stopped, Status(manager).Plugins[Counter].State);
 
         // Restart and start use the recorded config: the operator does not have to repeat it.
         Succeeds(manager, new RestartPlugin(Counter), PluginState.Active);
@@ -120,7 +120,7 @@ public sealed class PluginManagerSpec : PluginManagerSpecBase
         // The error is cleared once the plugin gets a config that works.
         Succeeds(manager, new InitializePlugin(Counter, CounterConfig(1)), PluginState.Initialized);
         var entry = Status(manager).Plugins[Counter];
-        Assert.Equal(("initialized", null), (entry.State, entry.Error));
+        Assert.Equal((PluginStatusState.Initialized, null), (entry.State, entry.Error));
         Assert.Equal(2, Status(manager).Errors); // the thrower and the broken schema are left in error
     }
 
@@ -152,7 +152,7 @@ public sealed class PluginManagerSpec : PluginManagerSpecBase
         Succeeds(manager, new LoadPlugin(Counter), PluginState.Active);
 
         var after = Status(manager).Plugins[Counter];
-        Assert.Equal("active", after.State);
+        Assert.Equal(PluginStatusState.Active, after.State);
         Assert.Equal(before.LastTransition, after.LastTransition);
         Assert.Equal(before.Status!["instance"], after.Status!["instance"]);
     }
@@ -172,7 +172,7 @@ public sealed class PluginManagerSpec : PluginManagerSpecBase
         Assert.Contains("is active; stop it before initializing it again", refused.Reason);
         var collections = Number(before.Status, "collections");
         var after = AwaitPlugin(manager, Counter, e => Assert.True(Number(e.Status, "collections") > collections + 2, "the running instance stopped collecting"));
-        Assert.Equal(("active", "first"), (after.State, (string?)after.Status!["label"]));
+        Assert.Equal((PluginStatusState.Active, "first"), (after.State, (string?)after.Status!["label"]));
         Assert.Equal(before.Status!["instance"], after.Status["instance"]);
     }
 
@@ -226,7 +226,7 @@ public sealed class PluginManagerSpec : PluginManagerSpecBase
         Assert.Equal(PluginState.Active, started.State);
         Assert.Equal(["chain-c", "chain-b"], started.Cascaded.ToArray());
         var status = Status(manager);
-        Assert.All(new[] { "chain-a", "chain-b", "chain-c" }, n => Assert.Equal(("active", null), (status.Plugins[n].State, status.Plugins[n].Error)));
+        Assert.All(new[] { "chain-a", "chain-b", "chain-c" }, n => Assert.Equal((PluginStatusState.Active, null), (status.Plugins[n].State, status.Plugins[n].Error)));
         // Activated in dependency order.
         var activated = SqliteJournal.Events(Node.SqliteFile)
             .Where(r => r.Manifest == "pt1" && r.Json.GetProperty("to").GetInt32() == (int)PluginState.Active)
@@ -243,13 +243,13 @@ public sealed class PluginManagerSpec : PluginManagerSpecBase
 
         var refused = Fails(manager, new StopPlugin("chain-c", Cascade: false));
         Assert.Equal("'chain-a', 'chain-b' depend on 'chain-c' and are running; stop them first, or stop with cascade", refused.Reason);
-        Assert.All(new[] { "chain-a", "chain-b", "chain-c" }, n => Assert.Equal("active", Status(manager).Plugins[n].State));
+        Assert.All(new[] { "chain-a", "chain-b", "chain-c" }, n => Assert.Equal(PluginStatusState.Active, Status(manager).Plugins[n].State));
 
         var stopped = Assert.IsType<PluginOperationSucceeded>(Ask<PluginOperationResult>(manager, new StopPlugin("chain-c")));
         Assert.Equal(PluginState.Stopped, stopped.State);
         Assert.Equal(["chain-a", "chain-b"], stopped.Cascaded.ToArray());
         var status = Status(manager);
-        Assert.All(new[] { "chain-a", "chain-b", "chain-c" }, n => Assert.Equal("stopped", status.Plugins[n].State));
+        Assert.All(new[] { "chain-a", "chain-b", "chain-c" }, n => Assert.Equal(PluginStatusState.Stopped, status.Plugins[n].State));
         var stops = SqliteJournal.Events(Node.SqliteFile)
             .Where(r => r.Manifest == "pt1" && r.Json.GetProperty("to").GetInt32() == (int)PluginState.Stopped)
             .Select(r => (r.Json.GetProperty("plugin").GetString(), r.Json.TryGetProperty("error", out var e) ? e.GetString() : null));
@@ -277,7 +277,7 @@ public sealed class PluginManagerSpec : PluginManagerSpecBase
 
         Assert.Equal(3, status.Active);
         var (a, b, c) = (status.Plugins["chain-a"], status.Plugins["chain-b"], status.Plugins["chain-c"]);
-        Assert.All([a, b, c], e => Assert.Equal("active", e.State));
+        Assert.All([a, b, c], e => Assert.Equal(PluginStatusState.Active, e.State));
         Assert.True(c.LastTransition < b.LastTransition && b.LastTransition < a.LastTransition, "chain-c, chain-b, chain-a must start in that order");
     }
 
@@ -292,7 +292,7 @@ public sealed class PluginManagerSpec : PluginManagerSpecBase
         Assert.Equal(PluginState.Error, failed.State);
         Assert.Equal("missing dependency: 'ghost' (no such plugin is registered)", failed.Reason);
         var entry = Status(manager).Plugins["needs-ghost"];
-        Assert.Equal(("error", failed.Reason), (entry.State, entry.Error));
+        Assert.Equal((PluginStatusState.Error, failed.Reason), (entry.State, entry.Error));
     }
 
     [Fact]
@@ -304,7 +304,7 @@ public sealed class PluginManagerSpec : PluginManagerSpecBase
 
         Assert.All(["ring-a", "ring-b", "ring-c"], name =>
         {
-            Assert.Equal("error", status.Plugins[name].State);
+            Assert.Equal(PluginStatusState.Error, status.Plugins[name].State);
             Assert.Equal(cycle, status.Plugins[name].Error);
         });
 
@@ -330,10 +330,10 @@ public sealed class PluginManagerSpec : PluginManagerSpecBase
         var status = AwaitReady(manager);
 
         var counter = status.Plugins[Counter];
-        Assert.Equal("error", counter.State);
+        Assert.Equal(PluginStatusState.Error, counter.State);
         Assert.StartsWith("config key 'value':", counter.Error);
-        Assert.Equal("active", status.Plugins[Echo].State);
-        Assert.Equal("active", status.Plugins["chain-c"].State);
+        Assert.Equal(PluginStatusState.Active, status.Plugins[Echo].State);
+        Assert.Equal(PluginStatusState.Active, status.Plugins["chain-c"].State);
         Assert.Equal((2, 1), (status.Active, status.Errors));
     }
 
@@ -349,7 +349,7 @@ public sealed class PluginManagerSpec : PluginManagerSpecBase
         var echo = AwaitPlugin(manager, Echo, e =>
         {
             Assert.True(Number(e.Status, "samples") >= 6, "the backend got fewer than 3 collections");
-            Assert.True(Number(e.Runtime, "samples_written") >= 6, "the backend's actor counted fewer than 3 collections");
+            Assert.True(Assert.IsType<BackendRuntime>(e.Runtime).SamplesWritten >= 6, "the backend's actor counted fewer than 3 collections");
         });
 
         Assert.Equal(Counter, echo.Status!["sources"]);
@@ -360,8 +360,8 @@ public sealed class PluginManagerSpec : PluginManagerSpecBase
         var link = probe.ExpectMsg<Tracelet.Actors.Pipeline.CurrentPipelineStatus>(CommandTimeout).Links.Single();
         Assert.Equal((Echo, 0L), (link.Backend, link.DroppedTotal));
         Assert.Equal(link.Produced, link.Delivered + link.Waiting + link.InFlight);
-        var counter = AwaitPlugin(manager, Counter, e => Assert.True(Number(e.Runtime, "samples_produced") >= 6));
-        Assert.Equal(0.05, Convert.ToDouble(counter.Runtime!["interval_s"]), 3);
+        var counter = AwaitPlugin(manager, Counter, e => Assert.True(Assert.IsType<CollectorRuntime>(e.Runtime).SamplesProduced >= 6));
+        Assert.Equal(0.05, ((CollectorRuntime)counter.Runtime!).IntervalSeconds, 3);
     }
 
     [Fact]
@@ -403,7 +403,7 @@ public sealed class PluginManagerSpec : PluginManagerSpecBase
         Assert.Equal<string>(TestPluginNames.All, discovered.Plugins);
         Assert.Empty(discovered.Errors);
         var after = Status(manager).Plugins[Echo];
-        Assert.Equal(("active", before.LastTransition), (after.State, after.LastTransition));
+        Assert.Equal((PluginStatusState.Active, before.LastTransition), (after.State, after.LastTransition));
         Assert.Equal(before.Status!["instance"], after.Status!["instance"]);
     }
 
@@ -423,7 +423,7 @@ public sealed class PluginManagerSpec : PluginManagerSpecBase
         var status = Status(manager);
         Assert.All(["chain-c", "chain-b", Echo], name =>
         {
-            Assert.Equal("active", status.Plugins[name].State);
+            Assert.Equal(PluginStatusState.Active, status.Plugins[name].State);
             Assert.Null(status.Plugins[name].Status);
         });
         var refused = Fails(manager, new StartPlugin(Counter));

@@ -53,10 +53,14 @@ public sealed class RetrySpec : PluginManagerSpecBase
         var manager = StartManager(settings);
 
         // While it waits for the next attempt, status says so, with when and why.
-        var retrying = AwaitPlugin(manager, Thrower, e => Assert.Equal("retrying", e.State));
+        var retrying = AwaitPlugin(manager, Thrower, e => Assert.Equal(PluginStatusState.Retrying, e.State));
         Assert.Matches(@"^restarting in 0\.[24]s after: start failed: InvalidOperationException: database not up yet$", retrying.Error);
+        var retry = Assert.IsType<PluginRetry>(retrying.Retry);
+        Assert.Equal("start failed: InvalidOperationException: database not up yet", retry.LastError);
+        Assert.InRange(retry.Attempt, 1, 2);
+        Assert.InRange(retry.NextAttemptAt, retrying.LastTransition!.Value, retrying.LastTransition.Value.AddSeconds(1));
 
-        AwaitPlugin(manager, Thrower, e => Assert.Equal("active", e.State), within: TimeSpan.FromSeconds(20));
+        AwaitPlugin(manager, Thrower, e => Assert.Equal(PluginStatusState.Active, e.State), within: TimeSpan.FromSeconds(20));
         Assert.Equal(3, ThrowingCollector.AttemptsOf(fault));
         // Never persisted as "do not bring back": every transition into Error still wants it active.
         Assert.All(Transitions(Thrower).Where(t => t.GetProperty("to").GetInt32() == (int)PluginState.Error),
@@ -65,8 +69,8 @@ public sealed class RetrySpec : PluginManagerSpecBase
         // The fault is back after a node restart (the database restarted too): the same again, by itself.
         ThrowingCollector.ResetFault(fault);
         Restart(ref manager, settings);
-        AwaitPlugin(manager, Thrower, e => Assert.Equal("retrying", e.State));
-        AwaitPlugin(manager, Thrower, e => Assert.Equal("active", e.State), within: TimeSpan.FromSeconds(20));
+        AwaitPlugin(manager, Thrower, e => Assert.Equal(PluginStatusState.Retrying, e.State));
+        AwaitPlugin(manager, Thrower, e => Assert.Equal(PluginStatusState.Active, e.State), within: TimeSpan.FromSeconds(20));
         Assert.Equal(3, ThrowingCollector.AttemptsOf(fault));
     }
 
@@ -82,7 +86,7 @@ public sealed class RetrySpec : PluginManagerSpecBase
         var failed = Fails(manager, new StartPlugin(Thrower));
         Assert.Equal("restarting in 0.2s after: start failed: InvalidOperationException: driver not loaded", failed.Reason);
 
-        AwaitPlugin(manager, Thrower, e => Assert.Equal("active", e.State));
+        AwaitPlugin(manager, Thrower, e => Assert.Equal(PluginStatusState.Active, e.State));
         Assert.True(Transitions(Thrower)[^1].GetProperty("want_active").GetBoolean());
     }
 
@@ -91,14 +95,14 @@ public sealed class RetrySpec : PluginManagerSpecBase
     {
         var withRole = Node.CreateSettings($$"""tracelet.plugins.{{Counter}} { enabled = on, config { interval = 50ms, value = 1 } }""");
         var manager = StartManager(withRole);
-        AwaitPlugin(manager, Counter, e => Assert.Equal("active", e.State));
+        AwaitPlugin(manager, Counter, e => Assert.Equal(PluginStatusState.Active, e.State));
         Succeeds(manager, new StartPlugin("chain-c"), PluginState.Active); // an operator's wish
 
         // Started again without the file (or role) that enabled the counter.
         Restart(ref manager, Node.Settings);
         var status = AwaitReady(manager);
-        Assert.Equal(("stopped", null), (status.Plugins[Counter].State, status.Plugins[Counter].Error));
-        Assert.Equal("active", status.Plugins["chain-c"].State);
+        Assert.Equal((PluginStatusState.Stopped, null), (status.Plugins[Counter].State, status.Plugins[Counter].Error));
+        Assert.Equal(PluginStatusState.Active, status.Plugins["chain-c"].State);
         var last = Transitions(Counter)[^1];
         Assert.Equal("no longer enabled by the configuration", last.GetProperty("error").GetString());
         Assert.False(last.GetProperty("want_active").GetBoolean());
@@ -124,12 +128,12 @@ public sealed class RetrySpec : PluginManagerSpecBase
         {
             var during = Status(manager);
             Assert.False(during.Ready);
-            Assert.All(during.Plugins, p => Assert.NotEqual("error", p.Value.State));
+            Assert.All(during.Plugins, p => Assert.NotEqual(PluginStatusState.Error, p.Value.State));
             Assert.Equal(0, during.Errors);
         }
         discoveryMayFinish.Set();
         var after = AwaitReady(manager);
         Assert.Equal(0, after.Errors);
-        AwaitPlugin(manager, Counter, e => Assert.Equal("active", e.State));
+        AwaitPlugin(manager, Counter, e => Assert.Equal(PluginStatusState.Active, e.State));
     }
 }

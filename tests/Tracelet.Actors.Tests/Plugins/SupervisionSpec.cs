@@ -48,7 +48,7 @@ public sealed class SupervisionSpec : PluginManagerSpecBase
     private PluginStatusEntry AwaitGaveUp(IActorRef manager) =>
         AwaitPlugin(manager, Thrower, e =>
         {
-            Assert.Equal("error", e.State);
+            Assert.Equal(PluginStatusState.Error, e.State);
             Assert.Equal($"gave up after 3 restarts within 60s; last error: {Failure}", e.Error);
         });
 
@@ -69,10 +69,10 @@ public sealed class SupervisionSpec : PluginManagerSpecBase
     {
         var samples = Number(Status(manager).Plugins[Echo].Status, "samples");
         var echo = AwaitPlugin(manager, Echo, e => Assert.True(Number(e.Status, "samples") > samples, "the backend stopped receiving samples"));
-        Assert.Equal(("active", 0, echoBefore.LastTransition), (echo.State, echo.Restarts, echo.LastTransition));
+        Assert.Equal((PluginStatusState.Active, 0, echoBefore.LastTransition), (echo.State, echo.Restarts, echo.LastTransition));
         Assert.Equal(echoBefore.Status!["instance"], echo.Status!["instance"]);
         var counter = Status(manager).Plugins[Counter];
-        Assert.Equal(("active", 0), (counter.State, counter.Restarts));
+        Assert.Equal((PluginStatusState.Active, 0), (counter.State, counter.Restarts));
     }
 
     [Fact]
@@ -145,7 +145,7 @@ public sealed class SupervisionSpec : PluginManagerSpecBase
         Assert.Equal(gaveUp.Error, second.Error);
         Assert.Equal(activationsBefore + 4, Activations(Thrower));
         var status = Status(again);
-        Assert.Equal(("active", "active"), (status.Plugins[Echo].State, status.Plugins[Counter].State));
+        Assert.Equal((PluginStatusState.Active, PluginStatusState.Active), (status.Plugins[Echo].State, status.Plugins[Counter].State));
     }
 
     private int Activations(string plugin) => Transitions(plugin).Count(t => t.GetProperty("to").GetInt32() == (int)PluginState.Active);
@@ -181,14 +181,14 @@ public sealed class SupervisionSpec : PluginManagerSpecBase
         var (manager, echoBefore) = StartWithBystanders();
         Succeeds(manager, new StartPlugin(Native), PluginState.Active);
 
-        var native = AwaitPlugin(manager, Native, e => Assert.Equal("error", e.State));
+        var native = AwaitPlugin(manager, Native, e => Assert.Equal(PluginStatusState.Error, e.State));
 
         Assert.Equal($"collect failed: DllNotFoundException: {NativeMissingCollector.LibraryMessage} (permanent fault: not restarted)", native.Error);
         Assert.Equal(0, native.Restarts);
         // A restart would come after min-backoff (50ms): give it ten times as long to show up.
         ExpectNoMsg(Dilated(TimeSpan.FromMilliseconds(500)));
         var later = Status(manager).Plugins[Native];
-        Assert.Equal(("error", 0, native.LastTransition), (later.State, later.Restarts, later.LastTransition));
+        Assert.Equal((PluginStatusState.Error, 0, native.LastTransition), (later.State, later.Restarts, later.LastTransition));
         var states = Transitions(Native).Select(t => (PluginState)t.GetProperty("to").GetInt32());
         Assert.Equal([PluginState.Loaded, PluginState.Validated, PluginState.Initialized, PluginState.Active, PluginState.Error], states);
         AssertStillWorking(manager, echoBefore);

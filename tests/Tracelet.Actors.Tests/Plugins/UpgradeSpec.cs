@@ -40,7 +40,7 @@ public sealed class UpgradeSpec : PluginManagerSpecBase
     private IActorRef StartNode()
     {
         var manager = StartManager(_settings, discover: _catalog.Discover, upgrades: _catalog);
-        foreach (var name in new[] { Swap, Echo, Counter }) AwaitPlugin(manager, name, e => Assert.Equal("active", e.State));
+        foreach (var name in new[] { Swap, Echo, Counter }) AwaitPlugin(manager, name, e => Assert.Equal(PluginStatusState.Active, e.State));
         AwaitPlugin(manager, Echo, e => Assert.Contains("swap.counter", (string)e.Status!["metrics"]!));
         return manager;
     }
@@ -56,7 +56,7 @@ public sealed class UpgradeSpec : PluginManagerSpecBase
         Assert.Contains(Swap, again.Plugins);
         var status = Status(manager);
         Assert.Empty(status.DiscoveryErrors);
-        Assert.Equal(("active", "1.0.0"), (status.Plugins[Swap].State, status.Plugins[Swap].Version));
+        Assert.Equal((PluginStatusState.Active, "1.0.0"), (status.Plugins[Swap].State, status.Plugins[Swap].Version));
     }
 
     [Fact]
@@ -74,7 +74,7 @@ public sealed class UpgradeSpec : PluginManagerSpecBase
         // The new version runs, under the same config, and its samples reach the backend.
         var swap = AwaitPlugin(manager, Swap, e => Assert.Equal(("2.0.0", "2.0.0"), (e.Version, (string?)e.Status?["version"])));
         AwaitPlugin(manager, Swap, e => Assert.True(Collections(e) > 3, "the new version does not collect"));
-        Assert.Equal("active", swap.State);
+        Assert.Equal(PluginStatusState.Active, swap.State);
         // Neither the backend nor the other collector was restarted, and the backend kept receiving.
         var after = AwaitPlugin(manager, Echo, e => Assert.True(Convert.ToInt64(e.Status!["samples"]) > Convert.ToInt64(echoBefore.Status!["samples"])));
         Assert.Equal((echoBefore.LastTransition, echoBefore.Status!["instance"]), (after.LastTransition, after.Status!["instance"]));
@@ -98,7 +98,7 @@ public sealed class UpgradeSpec : PluginManagerSpecBase
             failed.Reason);
         Assert.Equal(PluginState.Active, failed.State);
         var swap = AwaitPlugin(manager, Swap, e => Assert.True(Collections(e) > 3, "the rolled-back version does not collect"));
-        Assert.Equal(("active", "1.0.0", "1.0.0"), (swap.State, swap.Version, (string?)swap.Status!["version"]));
+        Assert.Equal((PluginStatusState.Active, "1.0.0", "1.0.0"), (swap.State, swap.Version, (string?)swap.Status!["version"]));
     }
 
     [Fact]
@@ -107,7 +107,7 @@ public sealed class UpgradeSpec : PluginManagerSpecBase
         var manager = StartNode();
         var refused = Fails(manager, new UpgradePlugin(Swap));
         Assert.Contains("already running this version", refused.Reason);
-        Assert.Equal("active", Status(manager).Plugins[Swap].State);
+        Assert.Equal(PluginStatusState.Active, Status(manager).Plugins[Swap].State);
 
         var builtIn = Fails(manager, new UpgradePlugin(Counter));
         Assert.StartsWith($"upgrade of '{Counter}' failed:", builtIn.Reason);

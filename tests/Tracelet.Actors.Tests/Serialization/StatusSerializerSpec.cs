@@ -1,8 +1,11 @@
 using System.Collections.Immutable;
 using System.Runtime.CompilerServices;
 using System.Runtime.Serialization;
+using System.Text;
 using Akka.Configuration;
+using Tracelet.Abstractions;
 using Tracelet.Actors.Configuration;
+using Tracelet.Actors.Plugins;
 using Tracelet.Actors.Serialization;
 using Tracelet.Actors.Status;
 using Xunit;
@@ -42,8 +45,11 @@ public sealed class StatusSerializerSpec : Akka.TestKit.Xunit2.TestKit
         return new NodeStatusUpdate("gpu-node-0042", "akka.tcp://tracelet@10.1.2.42:4055", "http://10.1.2.42:8558", ["worker", "gpu"],
             at.UtcTicks, 12345,
             [.. Enumerable.Range(0, plugins).Select(i => new PluginSummary(
-                $"plugin-{i:00}", i % 4 == 0 ? "backend" : "collector", "1.2.0", i == 7 ? "error" : "active",
-                i == 7 ? "NVML_ERROR_GPU_IS_LOST on GPU 3" : null, i % 3, at.AddMinutes(-i), 1_000_000L * i))],
+                $"plugin-{i:00}", i == 9 ? null : i % 4 == 0 ? PluginType.Backend : PluginType.Collector, "1.2.0",
+                i switch { 7 => PluginStatusState.Error, 8 => PluginStatusState.Retrying, _ => PluginStatusState.Active },
+                i is 7 or 8 ? "NVML_ERROR_GPU_IS_LOST on GPU 3" : null, i % 3, at.AddMinutes(-i), 1_000_000L * i,
+                i == 8 ? new PluginRetry(at.AddSeconds(4), 2, "NVML_ERROR_GPU_IS_LOST on GPU 3") : null,
+                i == 5 ? "1.3.0 (/opt/tracelet/plugins/p5/plugin.dll)" : null))],
             [.. Enumerable.Range(0, 4).Select(i => new LinkSummary(
                 $"plugin-{i * 4:00}", $"store-{i}", 987_654_321, 20_000, 1_234, 100_000,
                 ImmutableSortedDictionary.CreateRange(StringComparer.Ordinal, [new KeyValuePair<string, long>("overflow", 17)])))]);
@@ -71,9 +77,76 @@ public sealed class StatusSerializerSpec : Akka.TestKit.Xunit2.TestKit
     {
         Assert.Equal(new ControlPlugin("gpu", PluginAction.Restart), RoundTrip(new ControlPlugin("gpu", PluginAction.Restart)).Message);
         var failed = new PluginControlResult("node-b", "gpu", false, null, "node node-b did not answer within 30s", TimedOut: true);
-        Assert.Equal(failed, RoundTrip(failed).Message);
-        var ok = new PluginControlResult("node-b", "gpu", true, "active", null, NotFound: false);
-        Assert.Equal(ok, RoundTrip(ok).Message);
+        Assert.Equal(failed with { Cascaded = [] }, RoundTrip(failed).Message); // no cascade comes back as an empty list
+        var ok = new PluginControlResult("node-b", "gpu", true, PluginStatusState.Active, null, NotFound: false, Detail: "upgraded 1.0.0 -> 1.1.0");
+        Assert.Equal(ok with { Cascaded = [] }, RoundTrip(ok).Message with { Cascaded = [] });
+        Assert.Empty(RoundTrip(ok).Message.Cascaded);
+        var cascaded = new PluginControlResult("node-b", "sql", true, PluginStatusState.Stopped, null, Cascaded: ["mlflow", "exporter"]);
+        Assert.Equal(["mlflow", "exporter"], RoundTrip(cascaded).Message.Cascaded.ToArray());
+        Assert.Equal(new ControlPlugin("gpu", PluginAction.Upgrade), RoundTrip(new ControlPlugin("gpu", PluginAction.Upgrade)).Message);
+    }
+
+    /// <summary>Version 1 as a node from before typed status wrote it: states and types as lower-case strings.</summary>
+    private static byte[] Version1(Action<BinaryWriter> write)
+    {
+        using var stream = new MemoryStream();
+        using (var w = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true))
+        {
+            w.Write((byte)1);
+            write(w);
+        }
+        return stream.ToArray();
+    }
+
+    [Fact]
+    public void Updates_and_results_of_a_node_not_yet_upgraded_are_still_read()
+    {
+        var serializer = (StatusSerializer)Sys.Serialization.FindSerializerForType(typeof(NodeStatusUpdate));
+        var at = new DateTimeOffset(2026, 11, 26, 17, 0, 0, TimeSpan.Zero);
+        var update = Version1(w =>
+        {
+            w.Write("old-node");
+            w.Write("akka.tcp://tracelet@10.0.0.1:4055");
+            w.Write(false); // no http
+            w.Write7BitEncodedInt(0); // no roles
+            w.Write7BitEncodedInt64(1);
+            w.Write7BitEncodedInt64(2);
+            w.Write7BitEncodedInt(2);
+            foreach (var (name, type, state) in new[] { ("gpu", "collector", "error"), ("gone", "unknown", "error") })
+            {
+                w.Write(name);
+                w.Write(type);
+                w.Write("1.0.0");
+                w.Write(state);
+                w.Write(true);
+                w.Write("NVML not available");
+                w.Write7BitEncodedInt(3);
+                w.Write(true);
+                w.Write7BitEncodedInt64(at.UtcTicks);
+                w.Write7BitEncodedInt64(42);
+            }
+            w.Write7BitEncodedInt(0); // no links
+        });
+        var back = (NodeStatusUpdate)serializer.FromBinary(update, "su1");
+        Assert.Equal(
+            [new PluginSummary("gpu", PluginType.Collector, "1.0.0", PluginStatusState.Error, "NVML not available", 3, at, 42),
+             new PluginSummary("gone", null, "1.0.0", PluginStatusState.Error, "NVML not available", 3, at, 42)],
+            back.Plugins.ToArray());
+
+        var result = Version1(w =>
+        {
+            w.Write("old-node");
+            w.Write("gpu");
+            w.Write(true);
+            w.Write(true);
+            w.Write("stopped");
+            w.Write(false); // no error
+            w.Write((byte)0);
+        });
+        var read = (PluginControlResult)serializer.FromBinary(result, "sr1");
+        Assert.Equal(("old-node", true, PluginStatusState.Stopped), (read.Node, read.Ok, read.State));
+        var control = serializer.ToBinary(new ControlPlugin("gpu", PluginAction.Start));
+        Assert.Throws<SerializationException>(() => serializer.FromBinary([StatusSerializer.FormatVersion + 1, .. control[1..]], "sc1"));
     }
 
     [Fact]
@@ -106,10 +179,11 @@ public sealed class StatusSerializerSpec : Akka.TestKit.Xunit2.TestKit
     /// <summary>A property added to a message must be added to the wire format (and to this list), or it would arrive as its default.</summary>
     [Theory]
     [InlineData(typeof(NodeStatusUpdate), "Address,Http,Incarnation,Links,NodeId,Plugins,Roles,Sequence")]
-    [InlineData(typeof(PluginSummary), "Error,LastTransition,Name,Produced,Restarts,State,Type,Version")]
+    [InlineData(typeof(PluginSummary), "Error,LastTransition,Name,Produced,Restarts,Retry,State,Type,UpdateAvailable,Version")]
+    [InlineData(typeof(PluginRetry), "Attempt,LastError,NextAttemptAt")]
     [InlineData(typeof(LinkSummary), "Backend,BackendNode,BufferSamples,Delivered,Dropped,InFlight,Waiting")]
     [InlineData(typeof(ControlPlugin), "Action,Plugin")]
-    [InlineData(typeof(PluginControlResult), "Error,Node,NotFound,Ok,Plugin,State,TimedOut")]
+    [InlineData(typeof(PluginControlResult), "Cascaded,Detail,Error,Node,NotFound,Ok,Plugin,State,TimedOut")]
     public void Every_message_property_is_on_the_wire(Type type, string serialized)
     {
         var settable = type.GetProperties(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance)

@@ -46,14 +46,14 @@ internal static class CollectorRun
             var status = (await manager.Ask<CurrentPluginStatus>(GetPluginStatus.Instance, timeout)).Status.Plugins["gpu"];
             Console.WriteLine();
             Console.WriteLine("## gpu plugin status after the run");
-            Console.WriteLine(JsonSerializer.Serialize(new { status.State, status.Error, status.Runtime, status.Status }, new JsonSerializerOptions { WriteIndented = true }));
+            Console.WriteLine(JsonSerializer.Serialize(new { State = status.State.ToString(), status.Error, Runtime = (object?)status.Runtime, status.Status }, new JsonSerializerOptions { WriteIndented = true }));
             var samples = CheckSink.Samples.ToArray();
             Console.WriteLine($"## {samples.Length} samples received; last value of each metric:");
             foreach (var group in samples.GroupBy(s => (s.Name, Labels: string.Join(",", s.Labels.Where(l => l.Key is not ("node" or "model" or "uuid")).Select(l => $"{l.Key}={l.Value}")))).OrderBy(g => g.Key.Name))
                 Console.WriteLine($"#   {group.Key.Name} {{{group.Key.Labels}}} = {group.Last().Value}");
             runner.Check("collector through the plugin runtime", () =>
             {
-                CheckRunner.That(status.State == "active", $"gpu plugin is {status.State}: {status.Error}");
+                CheckRunner.That(status.State == PluginStatusState.Active, $"gpu plugin is {status.State}: {status.Error}");
                 var up = samples.Where(s => s.Name == GpuMetrics.Up).ToList();
                 CheckRunner.That(up.Count > 0 && up.All(s => s.Value == 1), "no gpu.up = 1 samples");
                 CheckRunner.That(samples.Any(s => s.Name == GpuMetrics.PowerUsage) && samples.Any(s => s.Name == GpuMetrics.MemoryUsed), "power or memory samples missing");
