@@ -449,7 +449,7 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
         op.RestartCount = restartCount;
         var incarnation = ++_incarnations;
         var context = new PluginContext(_settings.NodeId, _settings.DataDirectory, config);
-        var actor = Context.ActorOf(PluginActor.Props(_descriptors[name], context, incarnation, _settings.PluginManager, _pipeline,
+        var actor = Context.ActorOf(PluginInstance.Props(_descriptors[name], context, incarnation, _settings.PluginManager, _pipeline,
             keepFailedWrites: _settings.Pipeline.For(name).Link.Overflow == Pipeline.OverflowPolicy.Durable), $"{name}-{incarnation}");
         Context.Watch(actor);
         var child = new Child(actor, incarnation);
