@@ -26,7 +26,7 @@ internal sealed class BackendInboxActor : PluginInstanceActor
     private long _samplesWritten;
     private long _samplesRejected;
 
-    private BackendInboxActor(PluginDescriptor descriptor, PluginContext context, int incarnation, PluginManagerSettings settings, IActorRef pipeline, bool keepFailedWrites)
+    public BackendInboxActor(PluginDescriptor descriptor, PluginContext context, int incarnation, PluginManagerSettings settings, IActorRef pipeline, bool keepFailedWrites)
         : base(descriptor, context, incarnation, settings)
     {
         _pipeline = pipeline;

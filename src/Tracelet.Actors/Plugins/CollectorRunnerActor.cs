@@ -24,7 +24,7 @@ internal sealed class CollectorRunnerActor : PluginInstanceActor
     private long _skippedTicks;
     private long _blockedTicks;
 
-    private CollectorRunnerActor(PluginDescriptor descriptor, PluginContext context, int incarnation, PluginManagerSettings settings, IActorRef pipeline)
+    public CollectorRunnerActor(PluginDescriptor descriptor, PluginContext context, int incarnation, PluginManagerSettings settings, IActorRef pipeline)
         : base(descriptor, context, incarnation, settings)
     {
         _pipeline = pipeline;
