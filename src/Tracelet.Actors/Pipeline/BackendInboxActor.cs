@@ -80,7 +80,7 @@ internal sealed class BackendInboxActor : PluginInstanceActor
         Receive<StopInstance>(stop =>
         {
             BeginDrain(stop);
-            DrainNext(overdue: false);
+            DrainNext(stop.Withdraw, overdue: false);
         });
     }
 
@@ -99,7 +99,7 @@ internal sealed class BackendInboxActor : PluginInstanceActor
         Receive<StopInstance>(stop =>
         {
             BeginDrain(stop);
-            Become(() => Draining(job, overdue: false));
+            Become(() => Draining(job, stop.Withdraw, overdue: false));
         });
     }
 
@@ -123,15 +123,25 @@ internal sealed class BackendInboxActor : PluginInstanceActor
     /// Stopping: unregistered, writing <paramref name="job"/>, then the next accepted batch, until none is
     /// left or the drain deadline passed (<paramref name="overdue"/>); then StopAsync.
     /// </summary>
-    private void Draining(WriteJob job, bool overdue)
+    private void Draining(WriteJob job, bool withdraw, bool overdue)
     {
         Receive<CallResult<NotUsed>>(result =>
         {
-            if (Written(job, result)) DrainNext(overdue);
+            if (Written(job, result)) DrainNext(withdraw, overdue);
         });
-        Receive<DrainDeadline>(_ => Become(() => Draining(job, overdue: true)));
-        // Not acknowledged: the outbox sends it again to the next incarnation.
-        Receive<Delivery>(_ => { });
+        Receive<DrainDeadline>(_ => Become(() => Draining(job, withdraw, overdue: true)));
+        if (withdraw)
+        {
+            // Sent before the producer heard of the withdrawal (it sends nothing after): written too, so nothing
+            // stays in flight to an inbox that is gone.
+            Receive<Delivery>(delivery => _inbox.Accept(delivery, Sender));
+        }
+        else
+        {
+            // A pause: the producer keeps sending until the next incarnation announces itself. Not acknowledged,
+            // so the outbox sends it again to the next incarnation.
+            Receive<Delivery>(_ => { });
+        }
         ReceiveAny(_ => { });
     }
 
@@ -154,10 +164,10 @@ internal sealed class BackendInboxActor : PluginInstanceActor
         Timers.StartSingleTimer(DrainTimer, DrainDeadline.Instance, Settings.DrainTimeout);
     }
 
-    private void DrainNext(bool overdue)
+    private void DrainNext(bool withdraw, bool overdue)
     {
         // Past the deadline, what is left unwritten is not acknowledged: producers resend it to the next incarnation.
-        if (!overdue && TryStartWrite() is { } job) Become(() => Draining(job, overdue));
+        if (!overdue && TryStartWrite() is { } job) Become(() => Draining(job, withdraw, overdue));
         else StopPlugin();
     }
 
