@@ -1,6 +1,6 @@
 using Akka.Actor;
-using Tracelet.Actors.Plugins;
 using Tracelet.Actors.Pipeline;
+using Tracelet.Actors.Plugins;
 using Tracelet.TestPlugins;
 using Xunit;
 using Xunit.Abstractions;

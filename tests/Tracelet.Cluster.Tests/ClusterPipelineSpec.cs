@@ -349,6 +349,102 @@ public sealed class ClusterPipelineSpec : IAsyncLifetime
         AssertInOrderOnce(RecordingBackend.Written(b.NodeId).Select(w => w.Sample.Value), 4000);
     }
 
+    [Fact]
+    public async Task A_backend_restarted_under_load_loses_nothing_its_producers_keep_their_buffers()
+    {
+        var (a, b) = await Two("tracelet.plugins.rec.pipeline { overflow = drop-oldest, buffer-samples = 100000, window-samples = 200 }");
+        const int Limit = 6000;
+        await b.StartPluginAsync(RecordingBackend.PluginName, """{ "delay-ms": 30 }""");
+        await WaitForBackends(a, (RecordingBackend.PluginName, b));
+        await a.StartPluginAsync(SequenceCollector.PluginName, $$"""{ "count": 100, "limit": {{Limit}}, "interval": "10ms" }""");
+        // The backend is behind: samples wait for it in the producer's buffer.
+        await Eventually.Holds(a.PipelineStatusAsync, s => Assert.True(Link(s, RecordingBackend.PluginName, b).Waiting > 500));
+
+        var restart = await b.AskAsync<Tracelet.Actors.Plugins.PluginOperationResult>(new Tracelet.Actors.Plugins.RestartPlugin(RecordingBackend.PluginName));
+        Assert.IsType<Tracelet.Actors.Plugins.PluginOperationSucceeded>(restart);
+
+        // A restart pauses the link: nothing is dropped, the new incarnation gets everything, once, in order.
+        var final = await Eventually.Holds(a.PipelineStatusAsync, s =>
+        {
+            AssertAccounted(s);
+            var link = Link(s, RecordingBackend.PluginName, b);
+            Assert.Equal((Limit, Limit, 0L), (link.Produced, link.Delivered, link.DroppedTotal));
+        }, TimeSpan.FromSeconds(60));
+        Assert.Empty(Link(final, RecordingBackend.PluginName, b).Dropped);
+        AssertInOrderOnce(RecordingBackend.Written(b.NodeId).Select(w => w.Sample.Value), Limit);
+    }
+
+    [Fact]
+    public async Task A_full_block_policy_backend_pauses_only_the_collectors_whose_samples_go_to_it()
+    {
+        var hocon = """
+            tracelet.plugins.rec.pipeline { overflow = block, buffer-samples = 300, window-samples = 100, routes = [{ source = "seq" }] }
+            tracelet.plugins.rec2.pipeline { routes = [{ source = "other" }] }
+            """;
+        var (a, b) = await Two(hocon);
+        await b.StartPluginAsync(RecordingBackend.PluginName, """{ "delay-ms": 500 }""");
+        await b.StartPluginAsync(SecondRecordingBackend.SecondName);
+        await WaitForBackends(a, (RecordingBackend.PluginName, b), (SecondRecordingBackend.SecondName, b));
+        await a.StartPluginAsync(SequenceCollector.PluginName, """{ "count": 100, "interval": "10ms" }""");
+        await a.StartPluginAsync(OtherCollector.PluginName, """{ "interval": "10ms" }""");
+
+        var before = await Eventually.Holds(a.StatusAsync, s => Assert.True(Counter(s, SequenceCollector.PluginName, "blocked_ticks") > 10));
+        var after = await Eventually.Holds(a.StatusAsync, s =>
+            Assert.True(Counter(s, SequenceCollector.PluginName, "blocked_ticks") >= Counter(before, SequenceCollector.PluginName, "blocked_ticks") + 50));
+
+        // Over the same ticks, the collector routed only to the healthy backend was never blocked and kept collecting.
+        var blocked = Counter(after, SequenceCollector.PluginName, "blocked_ticks") - Counter(before, SequenceCollector.PluginName, "blocked_ticks");
+        var collected = Counter(after, OtherCollector.PluginName, "collections") - Counter(before, OtherCollector.PluginName, "collections");
+        Assert.Equal(0, Counter(after, OtherCollector.PluginName, "blocked_ticks"));
+        Assert.True(collected >= blocked / 2, $"the healthy collector collected {collected} times while the blocked one skipped {blocked} ticks");
+        // The skips are counted on the blocking backend's link, and only there.
+        var pipeline = await Eventually.Holds(a.PipelineStatusAsync, s => Assert.True(Link(s, RecordingBackend.PluginName, b).BlockedSkips >= blocked));
+        AssertAccounted(pipeline);
+        Assert.Equal(0, Link(pipeline, SecondRecordingBackend.SecondName, b).BlockedSkips);
+        Assert.True(Link(pipeline, SecondRecordingBackend.SecondName, b).Delivered >= collected);
+    }
+
+    [Fact]
+    public async Task Samples_produced_before_any_backend_exists_are_counted_unrouted_and_the_node_adds_up()
+    {
+        var (a, b) = await Two(null);
+        const int Limit = 5000;
+        await a.StartPluginAsync(SequenceCollector.PluginName, $$"""{ "count": 10, "limit": {{Limit}}, "interval": "10ms" }""");
+        await Eventually.Holds(a.StatusAsync, s => Assert.True(Counter(s, SequenceCollector.PluginName, "samples_produced") >= 300));
+
+        await b.StartPluginAsync(RecordingBackend.PluginName);
+
+        var status = await Eventually.Holds(a.PipelineStatusAsync, s =>
+        {
+            Assert.Equal(Limit, s.Sources.Single(x => x.Source == SequenceCollector.PluginName).Published);
+            var l = Link(s, RecordingBackend.PluginName, b);
+            Assert.Equal(0, l.Waiting + l.InFlight);
+        }, TimeSpan.FromSeconds(60));
+        var source = status.Sources.Single(x => x.Source == SequenceCollector.PluginName);
+        var link = Link(status, RecordingBackend.PluginName, b);
+        AssertAccounted(status);
+        Assert.True(source.Unrouted >= 300, $"{source.Unrouted} unrouted: the samples produced before the backend existed are counted");
+        // The node: what its collectors produced = unrouted + routed; with one link, routed is what the link counts as produced.
+        Assert.Equal(((CollectorRuntime)(await a.StatusAsync()).Plugins[SequenceCollector.PluginName].Runtime!).SamplesProduced, source.Published);
+        Assert.Equal(Limit, source.Unrouted + link.Produced);
+        Assert.Equal(Limit, source.Unrouted + link.Delivered + link.DroppedTotal + link.Waiting + link.InFlight);
+        Assert.Equal((link.Produced, link.Produced), (source.Routed, source.Copies));
+        Assert.Equal(source.Unrouted, status.Unrouted);
+        Assert.Equal(link.Delivered, RecordingBackend.Written(b.NodeId).Length);
+    }
+
+    private static long Counter(Tracelet.Actors.Plugins.NodePluginStatus status, string plugin, string key)
+    {
+        var runtime = Assert.IsType<CollectorRuntime>(status.Plugins[plugin].Runtime);
+        return key switch
+        {
+            "blocked_ticks" => runtime.BlockedTicks,
+            "collections" => runtime.Collections,
+            "samples_produced" => runtime.SamplesProduced,
+            _ => throw new ArgumentException($"no collector counter '{key}'", nameof(key)),
+        };
+    }
+
     private async Task<(ClusterNode, ClusterNode, ClusterNode)> Three()
     {
         var nodes = await StartCluster(("a", null), ("b", null), ("c", null));

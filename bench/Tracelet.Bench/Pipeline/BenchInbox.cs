@@ -5,7 +5,7 @@ using Tracelet.Actors.Pipeline;
 namespace Tracelet.Bench.Pipeline;
 
 /// <summary>
-/// A backend's inbox as <c>PluginActor</c> keeps it (<see cref="InboxState"/>: deliveries taken
+/// A backend's inbox as <c>BackendInboxActor</c> keeps it (<see cref="InboxState"/>: deliveries taken
 /// in sequence order per link, duplicates dropped, each acknowledged with a
 /// <see cref="DeliveryAck"/> once written), with a write that only counts the samples and sums
 /// their values. With a rate, it writes at most that many samples per second (a token bucket

@@ -29,6 +29,7 @@ internal sealed class OutboxActor : ReceiveActor, IWithTimers
     private string _state = "waiting for the backend";
     private DateTime _lastProgress = DateTime.UtcNow;
     private long _resends;
+    private long _blockedSkips;
     private bool _wasFull;
     private bool _shuttingDown;
     private IActorRef? _flushReplyTo;
@@ -48,6 +49,7 @@ internal sealed class OutboxActor : ReceiveActor, IWithTimers
         Receive<DeliveryAck>(Handle);
         Receive<AckCheck>(_ => CheckAcks());
         Receive<GetLinkStatus>(_ => Sender.Tell(Status()));
+        Receive<BlockedSkip>(_ => _blockedSkips++);
         Receive<FlushLink>(Handle);
         Receive<FlushDeadline>(_ => FinishFlush());
     }
@@ -195,7 +197,7 @@ internal sealed class OutboxActor : ReceiveActor, IWithTimers
         var c = _queue.Counters;
         return new LinkStatus(_backend, _backendNode, _sourceNode, _link.Overflow, _state,
             c.Produced, c.Delivered, c.DroppedSnapshot(), _queue.WaitingSamples, _queue.WaitingBytes, _queue.InFlightSamples,
-            _link.WindowSamples, _link.BufferSamples, _link.BufferBytes, _queue.Recovered, _resends);
+            _link.WindowSamples, _link.BufferSamples, _link.BufferBytes, _queue.Recovered, _resends, _blockedSkips);
     }
 
     private sealed class AckCheck
@@ -233,6 +235,12 @@ internal sealed record FlushLink(TimeSpan Deadline);
 
 /// <summary>Outbox → pipeline.</summary>
 internal sealed record LinkFlushed(long Kept, long Dropped);
+
+/// <summary>Pipeline → outbox: a collector skipped a tick because this (block-policy) link was full.</summary>
+internal sealed record BlockedSkip
+{
+    public static BlockedSkip Instance { get; } = new();
+}
 
 /// <summary>Outbox → pipeline: a block-policy link filled up or has room again.</summary>
 internal sealed record LinkPressure(string Link, bool Full);

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Immutable;
 using Akka.Actor;
 using Akka.Cluster.Tools.PublishSubscribe;
@@ -12,7 +13,9 @@ namespace Tracelet.Actors.Pipeline;
 /// learns every node's backends from their announcements, keeps one <see cref="OutboxActor"/>
 /// per backend it has heard of, and routes each collector batch to the outboxes whose routes and
 /// handled types match. Samples travel by direct, credit-limited Tells to the backend's inbox,
-/// never by bulk pub-sub publishing: pub-sub carries only the small announcements.
+/// never by bulk pub-sub publishing: pub-sub carries only the small announcements. It counts, per
+/// source, what was published and what reached no link, and tells each collector which full
+/// block-policy links its samples go to (learned from the batches it routed), so only those skip.
 /// </summary>
 internal sealed class PipelineActor : ReceiveActor, IWithTimers
 {
@@ -28,6 +31,7 @@ internal sealed class PipelineActor : ReceiveActor, IWithTimers
     private readonly Dictionary<string, LocalBackend> _local = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Link> _links = new(StringComparer.Ordinal);
     private readonly HashSet<string> _blocked = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, SourceState> _sources = new(StringComparer.Ordinal);
     private IActorRef? _mediator;
     private DurableOutboxStore? _store;
 
@@ -45,6 +49,7 @@ internal sealed class PipelineActor : ReceiveActor, IWithTimers
         Receive<AnnounceTick>(_ => AnnounceAll());
         Receive<ExpiryTick>(_ => ExpireSilentBackends());
         Receive<LinkPressure>(Handle);
+        Receive<CollectionBlocked>(Handle);
         Receive<GetPipelineStatus>(_ => CollectStatus(Sender));
         Receive<FlushPipeline>(Handle);
         Receive<TelemetryTick>(_ => CollectStatus(Self));
@@ -92,26 +97,67 @@ internal sealed class PipelineActor : ReceiveActor, IWithTimers
     private void Handle(PublishBatch publish)
     {
         var batch = publish.Batch;
-        foreach (var link in _links.Values)
+        var source = Source(batch.Source);
+        if (IsCollector(Sender) && !Sender.Equals(source.Collector))
         {
-            if ((link.Announcement ?? link.Recovered) is not { } a) continue; // a stopped, non-durable backend
-            MetricBatch? routed;
-            try
-            {
-                routed = Route(batch, a);
-            }
-            catch (Exception e)
-            {
-                // A malformed sample must not take the node's pipeline down with it.
-                _log.Error(e, "Batch from {Source} could not be routed to {Backend}; it is skipped for that backend", batch.Source, a.Key);
-                continue;
-            }
-            if (routed is null) continue;
-            // The size is estimated once here; the link's byte bound uses it too. The common case: no list, no copy.
-            var bytes = SampleSize.Estimate(routed);
-            if (routed.Samples.Length <= _settings.MaxBatchSamples && bytes <= MaxDeliveryBytes) link.Outbox.Tell(new RoutedBatch(routed, bytes));
-            else foreach (var part in Split(routed)) link.Outbox.Tell(part);
+            // A new incarnation of the collector: it learns at once whether what it feeds is full.
+            source.Collector = Sender;
+            source.Told = [];
+            TellPressure(source);
         }
+        var count = batch.Samples.Length;
+        source.Published += count;
+        bool[]? taken = null;
+        var allTaken = false;
+        try
+        {
+            foreach (var link in _links.Values)
+            {
+                if ((link.Announcement ?? link.Recovered) is not { } a) continue; // a stopped, non-durable backend
+                MetricBatch? routed;
+                try
+                {
+                    routed = Route(batch, a, ref taken, ref allTaken);
+                }
+                catch (Exception e)
+                {
+                    // A malformed sample must not take the node's pipeline down with it.
+                    _log.Error(e, "Batch from {Source} could not be routed to {Backend}; it is skipped for that backend", batch.Source, a.Key);
+                    continue;
+                }
+                if (routed is null) continue;
+                source.Copies += routed.Samples.Length;
+                if (source.Reaches.Add(link.Key) && _blocked.Contains(link.Key)) TellPressure(source);
+                // The size is estimated once here; the link's byte bound uses it too. The common case: no list, no copy.
+                var bytes = SampleSize.Estimate(routed);
+                if (routed.Samples.Length <= _settings.MaxBatchSamples && bytes <= MaxDeliveryBytes) link.Outbox.Tell(new RoutedBatch(routed, bytes));
+                else foreach (var part in Split(routed)) link.Outbox.Tell(part);
+            }
+            source.Unrouted += allTaken ? 0 : taken is null ? count : count - CountTaken(taken, count);
+        }
+        finally
+        {
+            if (taken is not null) ArrayPool<bool>.Shared.Return(taken);
+        }
+    }
+
+    private bool IsCollector(IActorRef sender) =>
+        !sender.IsNobody() && !sender.Equals(Self) && !sender.Equals(Context.System.DeadLetters);
+
+    private SourceState Source(string name)
+    {
+        if (!_sources.TryGetValue(name, out var source)) _sources[name] = source = new SourceState();
+        return source;
+    }
+
+    private static int CountTaken(bool[] taken, int count)
+    {
+        var n = 0;
+        for (var i = 0; i < count; i++)
+        {
+            if (taken[i]) n++;
+        }
+        return n;
     }
 
     /// <summary>Large collections travel in several deliveries, in order: at most max-batch-samples and about 64 kB each.</summary>
@@ -135,16 +181,43 @@ internal sealed class PipelineActor : ReceiveActor, IWithTimers
         return parts;
     }
 
-    /// <summary>The samples of <paramref name="batch"/> this backend wants; null when none.</summary>
-    private MetricBatch? Route(MetricBatch batch, BackendAnnouncement backend)
+    /// <summary>
+    /// The samples of <paramref name="batch"/> this backend wants; null when none. Marks, in <paramref name="taken"/>
+    /// (rented on first need), the samples some link took, unless one link took them all (<paramref name="allTaken"/>).
+    /// </summary>
+    private static MetricBatch? Route(MetricBatch batch, BackendAnnouncement backend, ref bool[]? taken, ref bool allTaken)
     {
         const int allTypes = (1 << 15) - 1;
-        var everything = backend.Routes.IsDefaultOrEmpty && (backend.HandledTypes & allTypes) == allTypes;
-        var samples = everything
-            ? batch.Samples
-            : [.. batch.Samples.Where(s => (backend.HandledTypes & 1 << (int)s.Type) != 0 && RouteRule.AnyMatches(backend.Routes, s))];
-        if (samples.IsEmpty) return null;
-        return samples.Length == batch.Samples.Length ? batch : batch with { Samples = samples };
+        var samples = batch.Samples;
+        if (samples.IsDefaultOrEmpty) return null;
+        if (backend.Routes.IsDefaultOrEmpty && (backend.HandledTypes & allTypes) == allTypes)
+        {
+            allTaken = true;
+            return batch;
+        }
+        ImmutableArray<MetricSample>.Builder? kept = null;
+        for (var i = 0; i < samples.Length; i++)
+        {
+            var sample = samples[i];
+            if ((backend.HandledTypes & 1 << (int)sample.Type) == 0 || !RouteRule.AnyMatches(backend.Routes, sample)) continue;
+            (kept ??= ImmutableArray.CreateBuilder<MetricSample>(samples.Length - i)).Add(sample);
+            if (!allTaken)
+            {
+                if (taken is null)
+                {
+                    taken = ArrayPool<bool>.Shared.Rent(samples.Length);
+                    Array.Clear(taken, 0, samples.Length);
+                }
+                taken[i] = true;
+            }
+        }
+        if (kept is null) return null;
+        if (kept.Count == samples.Length)
+        {
+            allTaken = true;
+            return batch;
+        }
+        return batch with { Samples = kept.ToImmutable() };
     }
 
     private void Handle(RegisterBackend register)
@@ -170,8 +243,6 @@ internal sealed class PipelineActor : ReceiveActor, IWithTimers
     private void AnnounceAll()
     {
         foreach (var backend in _local.Values) Announce(backend.Announcement);
-        // Repeated while blocked, so a collector that started meanwhile learns it too.
-        if (_blocked.Count > 0) Context.System.EventStream.Publish(new PipelinePressure(true, [.. _blocked.Order(StringComparer.Ordinal)]));
     }
 
     private void Announce(BackendAnnouncement announcement)
@@ -213,9 +284,8 @@ internal sealed class PipelineActor : ReceiveActor, IWithTimers
             if (!link.Reachable || now - link.LastHeard <= _settings.BackendTimeout) continue;
             link.Reachable = false;
             link.Outbox.Tell(LinkUnreachable.Instance);
-            // A block-policy backend that is gone must not stop every collector: its link drops (counted) instead.
-            var key = BackendAnnouncement.BackendKey(link.Backend, link.BackendNode);
-            if (_blocked.Contains(key)) Handle(new LinkPressure(key, false));
+            // A block-policy backend that is gone must not stop its collectors for good: its link drops (counted) instead.
+            if (_blocked.Contains(link.Key)) Handle(new LinkPressure(link.Key, false));
         }
     }
 
@@ -274,20 +344,44 @@ internal sealed class PipelineActor : ReceiveActor, IWithTimers
         }
     }
 
+    /// <summary>A block-policy link filled or drained: the collectors whose samples went to it hear of it (only they).</summary>
     private void Handle(LinkPressure pressure)
     {
-        var wasBlocked = _blocked.Count > 0;
-        if (pressure.Full) _blocked.Add(pressure.Link);
-        else _blocked.Remove(pressure.Link);
-        if (wasBlocked != _blocked.Count > 0)
-            Context.System.EventStream.Publish(new PipelinePressure(_blocked.Count > 0, [.. _blocked.Order(StringComparer.Ordinal)]));
+        var changed = pressure.Full ? _blocked.Add(pressure.Link) : _blocked.Remove(pressure.Link);
+        if (!changed) return;
+        foreach (var source in _sources.Values)
+        {
+            if (source.Reaches.Contains(pressure.Link)) TellPressure(source);
+        }
+    }
+
+    private void TellPressure(SourceState source)
+    {
+        if (source.Collector is null) return;
+        ImmutableArray<string> blocked = [.. source.Reaches.Where(_blocked.Contains).Order(StringComparer.Ordinal)];
+        if (blocked.SequenceEqual(source.Told)) return;
+        source.Told = blocked;
+        source.Collector.Tell(new CollectorPressure(blocked));
+    }
+
+    /// <summary>Counted per link, as its <c>blocked_skips</c>.</summary>
+    private void Handle(CollectionBlocked blocked)
+    {
+        foreach (var key in blocked.Links)
+        {
+            if (_links.TryGetValue(key, out var link)) link.Outbox.Tell(BlockedSkip.Instance);
+        }
     }
 
     private void CollectStatus(IActorRef replyTo)
     {
         var outboxes = _links.Values.Select(l => l.Outbox).ToList();
-        var node = _nodeId;
-        GatherStatus(node, outboxes).PipeTo(replyTo);
+        // Read now, before the links are asked: each outbox answers after every batch routed to it so far, so the
+        // node's counts and the links' agree at this moment.
+        ImmutableArray<SourceStatus> sources = [.. _sources
+            .OrderBy(s => s.Key, StringComparer.Ordinal)
+            .Select(s => new SourceStatus(s.Key, s.Value.Published, s.Value.Unrouted, s.Value.Copies))];
+        GatherStatus(_nodeId, outboxes, sources).PipeTo(replyTo);
     }
 
     /// <summary>The node's self-telemetry: every link's counters, published like any collector's batch.</summary>
@@ -309,6 +403,11 @@ internal sealed class PipelineActor : ReceiveActor, IWithTimers
             Add(PipelineMetrics.BufferFill, l.BufferSamples == 0 ? 0 : (double)l.Waiting / l.BufferSamples, labels);
             foreach (var (reason, count) in l.Dropped) Add(PipelineMetrics.Dropped, count, labels.Add(new("reason", reason)));
         }
+        foreach (var source in status.Sources)
+        {
+            if (source.Unrouted > 0)
+                samples.Add(new MetricSample(PipelineMetrics.Unrouted, MetricType.System, source.Unrouted, now, PipelineMetrics.Source, Labels: [new("node", _nodeId), new("source", source.Source)]));
+        }
         Self.Tell(new PublishBatch(new MetricBatch(_nodeId, PipelineMetrics.Source, samples.ToImmutable())));
     }
 
@@ -321,11 +420,11 @@ internal sealed class PipelineActor : ReceiveActor, IWithTimers
     }
 
     /// <summary>Every link's status; one slow link must not blank the others: each answer stands on its own.</summary>
-    private static async Task<CurrentPipelineStatus> GatherStatus(string node, List<IActorRef> outboxes)
+    private static async Task<CurrentPipelineStatus> GatherStatus(string node, List<IActorRef> outboxes, ImmutableArray<SourceStatus> sources)
     {
         var answers = await Task.WhenAll(outboxes.Select(o => AskOrNull<LinkStatus>(o, GetLinkStatus.Instance, TimeSpan.FromSeconds(3)))).ConfigureAwait(false);
         return new CurrentPipelineStatus(node, [.. answers.OfType<LinkStatus>()
-            .OrderBy(l => l.Backend, StringComparer.Ordinal).ThenBy(l => l.BackendNode, StringComparer.Ordinal)]);
+            .OrderBy(l => l.Backend, StringComparer.Ordinal).ThenBy(l => l.BackendNode, StringComparer.Ordinal)], sources);
     }
 
     private static async Task<PipelineFlushed> GatherFlushed(List<IActorRef> outboxes, TimeSpan deadline, TimeSpan wait)
@@ -351,6 +450,7 @@ internal sealed class PipelineActor : ReceiveActor, IWithTimers
     private sealed class Link(IActorRef outbox, string backend, string backendNode)
     {
         public IActorRef Outbox { get; } = outbox;
+        public string Key { get; } = BackendAnnouncement.BackendKey(backend, backendNode);
         public string Backend { get; } = backend;
         public string BackendNode { get; } = backendNode;
         public BackendAnnouncement? Announcement { get; set; }
@@ -359,6 +459,17 @@ internal sealed class PipelineActor : ReceiveActor, IWithTimers
         public BackendAnnouncement? Recovered { get; init; }
         public DateTime LastHeard { get; set; } = DateTime.UtcNow;
         public bool Reachable { get; set; } = true;
+    }
+
+    /// <summary>One source's counters, and for a collector: its actor, the links its samples went to, and what it was last told.</summary>
+    private sealed class SourceState
+    {
+        public long Published;
+        public long Unrouted;
+        public long Copies;
+        public IActorRef? Collector;
+        public readonly HashSet<string> Reaches = new(StringComparer.Ordinal);
+        public ImmutableArray<string> Told = [];
     }
 
     private sealed class AnnounceTick

@@ -23,8 +23,14 @@ public sealed record UnregisterBackend(string Backend, IActorRef Inbox, bool Wit
 /// <summary>Published on the event stream when the node's pipeline (re)starts: backends register again, so a restarted pipeline knows them.</summary>
 public sealed record PipelineStarted(IActorRef Pipeline);
 
-/// <summary>Published on the event stream when a block-policy link fills or drains: collectors skip their ticks while blocked.</summary>
-public sealed record PipelinePressure(bool Blocked, ImmutableArray<string> BlockedLinks);
+/// <summary>
+/// Pipeline → one collector's actor, when it changes: the block-policy links (<c>backend@node</c>) that are
+/// full and that this collector's samples have been routed to. The collector skips its ticks while any is.
+/// </summary>
+public sealed record CollectorPressure(ImmutableArray<string> BlockedBy);
+
+/// <summary>Collector → pipeline: a tick of <paramref name="Source"/> was skipped because these links were full.</summary>
+public sealed record CollectionBlocked(string Source, ImmutableArray<string> Links);
 
 /// <summary>Asks the node's pipeline for every link's counters; answered by <see cref="CurrentPipelineStatus"/>.</summary>
 public sealed record GetPipelineStatus
@@ -32,11 +38,30 @@ public sealed record GetPipelineStatus
     public static GetPipelineStatus Instance { get; } = new();
 }
 
-/// <summary>Every link of this node (this node → a backend on any node).</summary>
-public sealed record CurrentPipelineStatus(string Node, ImmutableArray<LinkStatus> Links);
+/// <summary>
+/// Every link of this node (this node → a backend on any node), and what each source published.
+/// Read at one moment, over the node's life: per source, <c>Published = Routed + Unrouted</c>; over the
+/// links, <c>sum(Copies) = sum(Produced - Recovered)</c>; per link, the equation of <see cref="LinkStatus"/>.
+/// </summary>
+public sealed record CurrentPipelineStatus(string Node, ImmutableArray<LinkStatus> Links, ImmutableArray<SourceStatus> Sources)
+{
+    /// <summary>Samples that reached no link, over all sources.</summary>
+    public long Unrouted => Sources.IsDefault ? 0 : Sources.Sum(s => s.Unrouted);
+}
+
+/// <summary>What one source (a collector, or the pipeline's own telemetry) handed to this node's pipeline.</summary>
+/// <param name="Published">Samples in its batches.</param>
+/// <param name="Unrouted">Of those, samples no link took: no backend was known, none wanted them, or it was stopped.</param>
+/// <param name="Copies">Samples times the links each went to: what the links count as produced from this source.</param>
+public sealed record SourceStatus(string Source, long Published, long Unrouted, long Copies)
+{
+    /// <summary>Samples that went to at least one link.</summary>
+    public long Routed => Published - Unrouted;
+}
 
 /// <summary>
 /// One link's state, read at one moment: <c>Produced = Delivered + sum(Dropped) + Waiting + InFlight</c>.
+/// <paramref name="BlockedSkips"/>: collector ticks skipped because this block-policy link was full.
 /// </summary>
 public sealed record LinkStatus(
     string Backend,
@@ -54,7 +79,8 @@ public sealed record LinkStatus(
     int BufferSamples,
     long BufferBytes,
     long Recovered,
-    long Resends)
+    long Resends,
+    long BlockedSkips)
 {
     public long DroppedTotal => Dropped.Values.Sum();
 }

@@ -13,4 +13,7 @@ public static class PipelineMetrics
     public const string WaitingBytes = "tracelet.pipeline.waiting.bytes";
     public const string InFlight = "tracelet.pipeline.in_flight";
     public const string BufferFill = "tracelet.pipeline.buffer.utilization";
+
+    /// <summary>Samples of one source (label <c>source</c>) that reached no link; labels node and source only.</summary>
+    public const string Unrouted = "tracelet.pipeline.unrouted";
 }

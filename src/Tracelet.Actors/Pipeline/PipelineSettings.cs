@@ -104,7 +104,7 @@ public sealed record PipelineSettings(
         catch (Exception e) when (e is not TraceletConfigException)
         {
         }
-        if (items is null || list.IsString() || (items.Count > 0 && !list.IsArray())) throw loaded.Error($"{path}.routes", "must be a list of { source, types, name, labels } objects");
+        if (items is null || list.IsString() || (items.Count > 0 && !list.IsArray())) throw loaded.Error($"{path}.routes", "must be a list of { source, types, name, labels, value } objects");
         var i = 0;
         foreach (var item in items)
         {
@@ -112,8 +112,8 @@ public sealed record PipelineSettings(
             if (!item.IsObject()) throw loaded.Error($"{path}.routes", $"{at} must be an object {{ source = \"gpu*\", types = [system] }}");
             foreach (var key in item.GetObject().Items.Keys)
             {
-                if (key is not ("source" or "types" or "name" or "labels"))
-                    throw loaded.Error($"{path}.routes", $"{at}: unknown route setting '{key}' (use source, types, name, labels)");
+                if (key is not ("source" or "types" or "name" or "labels" or "value"))
+                    throw loaded.Error($"{path}.routes", $"{at}: unknown route setting '{key}' (use source, types, name, labels, value)");
             }
             var rule = new Config(new Akka.Configuration.Hocon.HoconRoot(item));
             var types = 0;
@@ -137,7 +137,15 @@ public sealed record PipelineSettings(
                 if (!value.IsObject()) throw loaded.Error($"{path}.routes", $"{at}.labels must be an object {{ rank = \"0\" }}");
                 foreach (var (key, label) in value.GetObject().Items) labels.Add(new(key, label.GetString()));
             }
-            rules.Add(new RouteRule(rule.GetString("source", "*"), types, rule.GetString("name", "*"), labels.ToImmutable()));
+            var filter = ValueFilter.Any;
+            if (rule.HasPath("value"))
+            {
+                var value = rule.GetValue("value");
+                var text = value.IsString() ? value.GetString() : null;
+                if (text is null) throw loaded.Error($"{path}.routes", $"{at}.value must be a quoted test such as \"> 5\", \"in [0, 100]\" or \"finite\"");
+                if (!ValueFilter.TryParse(text, out filter, out var problem)) throw loaded.Error($"{path}.routes", $"{at}.value: {problem}");
+            }
+            rules.Add(new RouteRule(rule.GetString("source", "*"), types, rule.GetString("name", "*"), labels.ToImmutable()) { Value = filter });
         }
         return rules.ToImmutable();
     }

@@ -527,7 +527,7 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
         if (record.ConfigHash != hash || record.ConfigJson is null)
             Record(new PluginConfigured(DateTimeOffset.UtcNow, _settings.NodeId, name, config.Json, hash, null));
         var context = new PluginContext(_settings.NodeId, _settings.DataDirectory, config);
-        var actor = Context.ActorOf(PluginActor.Props(spawn.Descriptor, context, spawn.Incarnation, _settings.PluginManager, _pipeline,
+        var actor = Context.ActorOf(PluginInstance.Props(spawn.Descriptor, context, spawn.Incarnation, _settings.PluginManager, _pipeline,
             keepFailedWrites: _settings.Pipeline.For(name).Link.Overflow == Pipeline.OverflowPolicy.Durable), $"{name}-{spawn.Incarnation}");
         Context.Watch(actor);
         _instances[name] = new Instance(actor, spawn.Incarnation);

@@ -23,6 +23,8 @@ namespace Tracelet.Actors.Serialization;
 ///   <item><term>pa1</term><description><see cref="DeliveryAck"/></description></item>
 ///   <item><term>pb1</term><description><see cref="BackendAnnouncement"/></description></item>
 ///   <item><term>pw1</term><description><see cref="BackendWithdrawn"/></description></item>
+///   <item><term>pb2</term><description><see cref="BackendAnnouncement"/> whose routes test values (written only then, so a
+///   node that reads only pb1 still understands every announcement without value tests)</description></item>
 /// </list>
 /// <para>Every payload starts with a format version byte (<see cref="FormatVersion"/>). Integers are
 /// LEB128 varints (signed ones zigzag-encoded), strings are UTF-8 with a varint length prefix of
@@ -48,6 +50,7 @@ namespace Tracelet.Actors.Serialization;
 /// pb1: version backend:str node:str inboxPath:str incarnation:zigzag
 ///      linkPresent:byte [overflow:zigzag bufferSamples:zigzag bufferBytes:zigzag windowSamples:zigzag]
 ///      routes:count+1 (source:str types:varint name:str labels:count+1 (key:str value:str)*)* handledTypes:varint
+/// pb2: as pb1, with each route followed by valueTest:byte a:8 bytes LE b:8 bytes LE
 /// </code>
 /// <para>flags: bit 0 = Step present, bit 1 = Labels is default; other bits must be zero.
 /// Timestamps are normalized to UTC: the UTC ticks travel (each sample as the difference from the
@@ -68,6 +71,7 @@ public sealed class PipelineSerializer : SerializerWithStringManifest
     internal const string DeliveryAckManifest = "pa1";
     internal const string AnnouncementManifest = "pb1";
     internal const string WithdrawnManifest = "pw1";
+    internal const string AnnouncementWithValuesManifest = "pb2";
 
     private const byte FlagStep = 1;
     private const byte FlagLabelsDefault = 2;
@@ -88,7 +92,7 @@ public sealed class PipelineSerializer : SerializerWithStringManifest
     {
         Delivery => DeliveryManifest,
         DeliveryAck => DeliveryAckManifest,
-        BackendAnnouncement => AnnouncementManifest,
+        BackendAnnouncement b => TestsValues(b) ? AnnouncementWithValuesManifest : AnnouncementManifest,
         BackendWithdrawn => WithdrawnManifest,
         _ => throw new ArgumentException($"{nameof(PipelineSerializer)} cannot serialize {o.GetType()}"),
     };
@@ -103,7 +107,7 @@ public sealed class PipelineSerializer : SerializerWithStringManifest
             {
                 Delivery d => WriteDelivery(d, state),
                 DeliveryAck a => WriteAck(a, state.Head),
-                BackendAnnouncement b => WriteAnnouncement(b, state.Head),
+                BackendAnnouncement b => WriteAnnouncement(b, state.Head, TestsValues(b)),
                 BackendWithdrawn w => WriteWithdrawn(w, state.Head),
                 _ => throw new ArgumentException($"{nameof(PipelineSerializer)} cannot serialize {obj.GetType()}"),
             };
@@ -117,7 +121,7 @@ public sealed class PipelineSerializer : SerializerWithStringManifest
     /// <inheritdoc />
     public override object FromBinary(byte[] bytes, string manifest)
     {
-        if (manifest is not (DeliveryManifest or DeliveryAckManifest or AnnouncementManifest or WithdrawnManifest))
+        if (manifest is not (DeliveryManifest or DeliveryAckManifest or AnnouncementManifest or AnnouncementWithValuesManifest or WithdrawnManifest))
         {
             throw new SerializationException($"unknown manifest '{manifest}' for {nameof(PipelineSerializer)}: written by a newer Tracelet?");
         }
@@ -133,7 +137,8 @@ public sealed class PipelineSerializer : SerializerWithStringManifest
             {
                 DeliveryManifest => ReadDelivery(ref reader),
                 DeliveryAckManifest => new DeliveryAck(reader.ReadString()!, reader.ReadString()!, reader.ReadSigned(), reader.ReadInt32(), reader.ReadInt32()),
-                AnnouncementManifest => ReadAnnouncement(ref reader),
+                AnnouncementManifest => ReadAnnouncement(ref reader, withValues: false),
+                AnnouncementWithValuesManifest => ReadAnnouncement(ref reader, withValues: true),
                 _ => new BackendWithdrawn(reader.ReadString()!, reader.ReadString()!, reader.ReadSigned()),
             };
             reader.ExpectEnd();
@@ -302,7 +307,17 @@ public sealed class PipelineSerializer : SerializerWithStringManifest
         return w.Written.ToArray();
     }
 
-    private static byte[] WriteAnnouncement(BackendAnnouncement b, Buffer w)
+    private static bool TestsValues(BackendAnnouncement b)
+    {
+        if (b.Routes.IsDefault) return false;
+        foreach (var rule in b.Routes)
+        {
+            if (rule is not null && rule.Value.Test != ValueTest.Any) return true;
+        }
+        return false;
+    }
+
+    private static byte[] WriteAnnouncement(BackendAnnouncement b, Buffer w, bool withValues)
     {
         w.WriteByte(FormatVersion);
         w.WriteUtf8(b.Backend, nullable: true);
@@ -346,6 +361,13 @@ public sealed class PipelineSerializer : SerializerWithStringManifest
                         w.WriteUtf8(key, nullable: true);
                         w.WriteUtf8(value, nullable: true);
                     }
+                }
+                if (withValues)
+                {
+                    w.Ensure(17);
+                    w.WriteByte((byte)rule.Value.Test);
+                    w.WriteDoubleUnchecked(rule.Value.A);
+                    w.WriteDoubleUnchecked(rule.Value.B);
                 }
             }
         }
@@ -422,7 +444,7 @@ public sealed class PipelineSerializer : SerializerWithStringManifest
         return ImmutableCollectionsMarshal.AsImmutableArray(samples);
     }
 
-    private BackendAnnouncement ReadAnnouncement(ref Reader reader)
+    private BackendAnnouncement ReadAnnouncement(ref Reader reader, bool withValues)
     {
         var backend = reader.ReadString();
         var node = reader.ReadString();
@@ -454,7 +476,14 @@ public sealed class PipelineSerializer : SerializerWithStringManifest
                     for (var j = 0; j < pairs.Length; j++) pairs[j] = new(reader.ReadString()!, reader.ReadString()!);
                     labels = ImmutableCollectionsMarshal.AsImmutableArray(pairs);
                 }
-                array[i] = new RouteRule(source!, types, name!, labels);
+                var filter = ValueFilter.Any;
+                if (withValues)
+                {
+                    var test = reader.ReadByte();
+                    if (test > (byte)ValueTest.Finite) throw reader.Malformed($"value test {test}");
+                    filter = new ValueFilter((ValueTest)test, reader.ReadDouble(), reader.ReadDouble());
+                }
+                array[i] = new RouteRule(source!, types, name!, labels) { Value = filter };
             }
             routes = ImmutableCollectionsMarshal.AsImmutableArray(array);
         }

@@ -26,9 +26,20 @@ internal static class StatusJson
             ["pipeline"] = pipeline is null ? null : Pipeline(pipeline),
         }, EdgeJson.Node);
 
-    /// <summary>Each link of this node: produced = delivered + dropped + waiting + in_flight, read at one moment per link.</summary>
+    /// <summary>
+    /// Each link of this node (produced = delivered + dropped + waiting + in_flight, read at one moment per link),
+    /// and per source what it published and what reached no link (published = routed + unrouted).
+    /// </summary>
     public static Dictionary<string, object?> Pipeline(CurrentPipelineStatus p) => new()
     {
+        ["unrouted"] = p.Unrouted,
+        ["sources"] = (p.Sources.IsDefault ? [] : p.Sources).ToDictionary(s => s.Source, s => (object?)new Dictionary<string, object?>
+        {
+            ["published"] = s.Published,
+            ["routed"] = s.Routed,
+            ["unrouted"] = s.Unrouted,
+            ["copies"] = s.Copies,
+        }),
         ["links"] = p.Links.ToDictionary(l => $"{l.Backend}@{l.BackendNode}", l => (object?)new Dictionary<string, object?>
         {
             ["state"] = l.State,
@@ -50,6 +61,7 @@ internal static class StatusJson
             ["buffer_bytes"] = l.BufferBytes,
             ["recovered"] = l.Recovered,
             ["resends"] = l.Resends,
+            ["blocked_skips"] = l.BlockedSkips,
         }),
     };
 }

@@ -341,4 +341,45 @@ public sealed class PipelineSettingsSpec : IDisposable
         Assert.Equal(OverflowPolicy.Durable, settings.Pipeline.For("sql").Link.Overflow);
         Assert.True(settings.Plugins["sql"].Enabled);
     }
+
+    // ------------------------------------------------------------ value tests
+
+    [Fact]
+    public void A_route_can_test_the_value_as_the_seeds_filter_functions_did()
+    {
+        // The seed: RoutingRule("gpu*", "sql", {MetricType.SYSTEM}, filter_func=lambda m: m.value > 5).
+        var routes = Parse($$"""
+            {{Sql}}.routes = [
+              { source = "gpu*", types = [system], value = "> 5" }
+              { name = "loss", value = "value in [0, 10]" }
+              { value = finite }
+            ]
+            """).For("sql").Routes;
+
+        Assert.Equal(
+            new[] { new ValueFilter(ValueTest.GreaterThan, 5, 0), new ValueFilter(ValueTest.InRange, 0, 10), new ValueFilter(ValueTest.Finite, 0, 0) },
+            routes.Select(r => r.Value));
+        Assert.Equal(("gpu*", RouteRule.TypeMask([MetricType.System])), (routes[0].Source, routes[0].Types));
+    }
+
+    [Fact]
+    public void A_route_without_a_value_test_takes_every_value()
+    {
+        var rule = Parse($"{Sql}.routes = [{{ source = \"gpu*\" }}]").For("sql").Routes.Single();
+        Assert.Equal(ValueFilter.Any, rule.Value);
+    }
+
+    [Theory]
+    [InlineData("\"> five\"", "routes[0].value: '> five' is not a value test: 'five' is not a number")]
+    [InlineData("\"=> 5\"", "routes[0].value: '=> 5' is not a value test")]
+    [InlineData("\"in [9, 1]\"", "routes[0].value: 'in [9, 1]' is an empty range")]
+    [InlineData("[1, 2]", "routes[0].value must be a quoted test")]
+    [InlineData("{ gt = 5 }", "routes[0].value must be a quoted test")]
+    public void A_bad_value_test_stops_the_node_naming_the_key_and_the_text(string value, string reason)
+    {
+        var error = Fails($"{Sql}.routes = [{{ value = {value} }}]");
+
+        Assert.Equal($"{Sql}.routes", error.Key);
+        Assert.Contains(reason, error.Reason);
+    }
 }

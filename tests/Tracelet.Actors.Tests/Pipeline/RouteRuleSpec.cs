@@ -235,4 +235,107 @@ public sealed class RouteRuleSpec
         Assert.False(RouteRule.AnyMatches(rules, Sample(source: "trainer", type: MetricType.Scalar, name: "accuracy")));
         Assert.False(RouteRule.AnyMatches(rules, Sample(source: "", type: MetricType.System)));
     }
+
+    // ------------------------------------------------------------ value tests
+
+    private static MetricSample Valued(double value) => Sample() with { Value = value };
+
+    [Theory]
+    [InlineData("> 5", 5.0001, true)]
+    [InlineData("> 5", 5, false)]
+    [InlineData("value > 5", 6, true)]
+    [InlineData("value>5", 4, false)]
+    [InlineData(">= 5", 5, true)]
+    [InlineData(">= 5", 4.999, false)]
+    [InlineData("< -1.5", -2, true)]
+    [InlineData("< -1.5", -1.5, false)]
+    [InlineData("<= 0", 0, true)]
+    [InlineData("<= 0", 1e-300, false)]
+    [InlineData("== 1", 1, true)]
+    [InlineData("== 1", 1.0000001, false)]
+    [InlineData("!= 0", 3, true)]
+    [InlineData("!= 0", 0, false)]
+    [InlineData("in [0, 100]", 0, true)]
+    [InlineData("in [0, 100]", 100, true)]
+    [InlineData("in [0, 100]", 100.01, false)]
+    [InlineData("in [0, 100]", -0.01, false)]
+    [InlineData("value in [-inf, 0.5]", -1e308, true)]
+    [InlineData("in [1e3, 2E3]", 1500, true)]
+    [InlineData("finite", 1e308, true)]
+    [InlineData("finite", double.PositiveInfinity, false)]
+    [InlineData("finite", double.NegativeInfinity, false)]
+    [InlineData("finite", double.NaN, false)]
+    [InlineData("> 5", double.NaN, false)]
+    [InlineData("<= 5", double.NaN, false)]
+    [InlineData("in [0, 1]", double.NaN, false)]
+    [InlineData("!= 5", double.NaN, true)]
+    [InlineData("> 5", double.PositiveInfinity, true)]
+    [InlineData("< inf", double.PositiveInfinity, false)]
+    public void A_value_test_keeps_only_the_samples_whose_value_passes(string text, double value, bool expected)
+    {
+        Assert.True(ValueFilter.TryParse(text, out var filter, out var error), error);
+        var rule = Rule() with { Value = filter };
+
+        Assert.Equal(expected, rule.Matches(Valued(value)));
+    }
+
+    [Fact]
+    public void Without_a_value_test_every_value_matches_even_NaN()
+    {
+        Assert.Equal(ValueFilter.Any, RouteRule.All.Value);
+        Assert.True(RouteRule.All.Matches(Valued(double.NaN)));
+        Assert.True(RouteRule.All.Matches(Valued(double.NegativeInfinity)));
+    }
+
+    [Fact]
+    public void The_value_test_is_one_more_condition_next_to_source_type_and_name()
+    {
+        // The seed's RoutingRule("gpu*", sink, {SYSTEM}, filter_func=lambda m: m.value > 5).
+        Assert.True(ValueFilter.TryParse("> 5", out var filter, out _));
+        var rule = Rule(source: "gpu*", types: RouteRule.TypeMask([MetricType.System])) with { Value = filter };
+
+        Assert.True(rule.Matches(Sample(source: "gpu0") with { Value = 7 }));
+        Assert.False(rule.Matches(Sample(source: "gpu0") with { Value = 3 }));
+        Assert.False(rule.Matches(Sample(source: "cpu0") with { Value = 7 }));
+        Assert.False(rule.Matches(Sample(source: "gpu0", type: MetricType.Scalar) with { Value = 7 }));
+    }
+
+    [Theory]
+    [InlineData("", "is not a value test")]
+    [InlineData("5", "is not a value test")]
+    [InlineData("> five", "'five' is not a number")]
+    [InlineData(">", "'' is not a number")]
+    [InlineData("> NaN", "'NaN' is not a number")]
+    [InlineData("=> 5", "is not a value test")]
+    [InlineData("= 5", "is not a value test")]
+    [InlineData("in [1 2]", "a range is written in [a, b]")]
+    [InlineData("in (0, 1)", "a range is written in [a, b]")]
+    [InlineData("in [a, 1]", "must be numbers")]
+    [InlineData("in [2, 1]", "empty range")]
+    [InlineData("infinite", "is not a value test")]
+    [InlineData("values > 5", "is not a value test")]
+    [InlineData("> 5,5", "'5,5' is not a number")]
+    public void A_text_that_is_not_a_value_test_is_refused_with_the_reason(string text, string reason)
+    {
+        Assert.False(ValueFilter.TryParse(text, out _, out var error));
+        Assert.Contains(reason, error);
+        Assert.Contains($"'{text}'", error);
+    }
+
+    [Theory]
+    [InlineData("> 5")]
+    [InlineData(">= -0.25")]
+    [InlineData("< 1E+300")]
+    [InlineData("<= 0")]
+    [InlineData("== 3")]
+    [InlineData("!= 3")]
+    [InlineData("in [-1, 1]")]
+    [InlineData("in [-inf, 1]")]
+    [InlineData("finite")]
+    public void A_value_test_reads_back_from_its_own_text(string text)
+    {
+        Assert.True(ValueFilter.TryParse(text, out var filter, out var first), first);
+        Assert.True(ValueFilter.TryParse(filter.ToString(), out var again, out var error), error);
+        Assert.Equal(filter, again);
+    }
 }

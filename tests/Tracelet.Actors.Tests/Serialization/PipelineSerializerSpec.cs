@@ -353,6 +353,48 @@ public sealed class PipelineSerializerSpec : Akka.TestKit.Xunit2.TestKit
     }
 
     [Fact]
+    public void Value_tests_of_routes_travel_exactly_in_a_pb2_announcement()
+    {
+        ImmutableArray<RouteRule> routes =
+        [
+            RouteRule.All,
+            new RouteRule("gpu*", 0, "*", []) { Value = new(ValueTest.GreaterThan, 5, 0) },
+            new RouteRule("*", 0, "loss", default) { Value = new(ValueTest.InRange, double.NegativeInfinity, 0.1) },
+            new RouteRule("*", 0, "*", []) { Value = new(ValueTest.Finite, 0, 0) },
+        ];
+        var announcement = new BackendAnnouncement("b", "n", TestActor, 3, LinkSettings.Default, routes, 7);
+
+        var (back, _) = RoundTrip(announcement);
+
+        Assert.Equal(routes.Select(r => r.Value), back.Routes.Select(r => r.Value));
+        Assert.Equal(routes.Select(r => (r.Source, r.Name)), back.Routes.Select(r => (r.Source, r.Name)));
+        Assert.Equal(7, back.HandledTypes);
+    }
+
+    [Fact]
+    public void An_announcement_without_value_tests_stays_pb1_so_older_nodes_read_it()
+    {
+        var announcement = new BackendAnnouncement("b", "n", TestActor, 3, LinkSettings.Default, [new RouteRule("gpu*", 0, "*", [])], 1);
+        var serializer = (PipelineSerializer)Sys.Serialization.FindSerializerForType(typeof(BackendAnnouncement));
+
+        Assert.Equal("pb1", serializer.Manifest(announcement));
+        Assert.Equal(ValueFilter.Any, RoundTrip(announcement).Message.Routes.Single().Value);
+    }
+
+    [Fact]
+    public void A_pb2_announcement_with_an_unknown_value_test_is_refused()
+    {
+        var announcement = new BackendAnnouncement("b", "n", null!, 3, LinkSettings.Default, [RouteRule.All with { Value = new(ValueTest.Finite, 0, 0) }], 1);
+        var serializer = (PipelineSerializer)Sys.Serialization.FindSerializerForType(typeof(BackendAnnouncement));
+        var bytes = serializer.ToBinary(announcement);
+        // The value test's byte follows the route's empty label list ("*", types 0, "*", labels count 1).
+        var at = Array.LastIndexOf(bytes, (byte)ValueTest.Finite);
+        bytes[at] = 42;
+
+        Assert.Throws<System.Runtime.Serialization.SerializationException>(() => serializer.FromBinary(bytes, "pb2"));
+    }
+
+    [Fact]
     public void BackendAnnouncement_keeps_default_routes_default()
     {
         var announcement = new BackendAnnouncement("b", "n", TestActor, 1, LinkSettings.Default, default, 0);
@@ -423,7 +465,8 @@ public sealed class PipelineSerializerSpec : Akka.TestKit.Xunit2.TestKit
     [InlineData(typeof(MetricBatch), "Samples,Source,SourceNode")]
     [InlineData(typeof(MetricSample), "Labels,Name,Source,Step,Text,Timestamp,Type,Value")]
     [InlineData(typeof(LinkSettings), "BufferBytes,BufferSamples,Overflow,WindowSamples")]
-    [InlineData(typeof(RouteRule), "Labels,Name,Source,Types")]
+    [InlineData(typeof(RouteRule), "Labels,Name,Source,Types,Value")]
+    [InlineData(typeof(ValueFilter), "A,B,Test")]
     public void Every_message_property_is_on_the_wire(Type type, string serialized)
     {
         var settable = type.GetProperties(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance)
@@ -440,6 +483,7 @@ public sealed class PipelineSerializerSpec : Akka.TestKit.Xunit2.TestKit
         Assert.Equal("pd1", serializer.Manifest(DeliveryOf()));
         Assert.Equal("pa1", serializer.Manifest(new DeliveryAck("n", "b", 1, 0, 0)));
         Assert.Equal("pb1", serializer.Manifest(new BackendAnnouncement("b", "n", TestActor, 1, LinkSettings.Default, [], 0)));
+        Assert.Equal("pb2", serializer.Manifest(new BackendAnnouncement("b", "n", TestActor, 1, LinkSettings.Default, [RouteRule.All with { Value = new(ValueTest.Finite, 0, 0) }], 0)));
         Assert.Equal("pw1", serializer.Manifest(new BackendWithdrawn("b", "n", 1)));
         Assert.Equal(7302, serializer.Identifier);
     }
