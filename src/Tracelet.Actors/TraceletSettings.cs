@@ -30,11 +30,13 @@ public sealed record PluginManagerSettings(
     TimeSpan DrainTimeout);
 
 /// <summary>tracelet.discovery.</summary>
+/// <param name="RescanInterval">How often plugin folders are looked at again for new versions (zero: only at start and on request).</param>
 public sealed record DiscoverySettings(
     ImmutableArray<string> BuiltInAssemblies,
     ImmutableArray<string> Paths,
     bool UserDirectory,
-    bool EnvironmentVariable);
+    bool EnvironmentVariable,
+    TimeSpan RescanInterval = default);
 
 /// <summary>The node's Tracelet settings, parsed from the <c>tracelet</c> section.</summary>
 public sealed record TraceletSettings(
@@ -97,7 +99,8 @@ public sealed record TraceletSettings(
             [.. c.GetStringList("tracelet.discovery.built-in-assemblies")],
             [.. c.GetStringList("tracelet.discovery.paths").Select(p => Path.GetFullPath(ExpandHome(p)))],
             loaded.Bool("tracelet.discovery.user-directory"),
-            loaded.Bool("tracelet.discovery.environment-variable"));
+            loaded.Bool("tracelet.discovery.environment-variable"),
+            loaded.Duration("tracelet.discovery.rescan-interval"));
 
         var plugins = PluginSection.ReadAll(loaded);
         return new TraceletSettings(nodeId, dataDir, new PersistenceSettings(provider, connection, loaded.Text("tracelet.persistence.schema")),

@@ -43,6 +43,7 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
     private RunningOperation? _current;
     private bool _booted;
     private bool _shuttingDown;
+    private bool _discovering;
     private int _incarnations;
     private int _stashed;
 
@@ -126,6 +127,10 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
         Command<GetPluginsByType>(Handle);
         Command<ResolveDependencies>(c => Sender.Tell(new CurrentDependencyOrder(DependencyResolver.Resolve(_descriptors, c.Names))));
         Command<DiscoverPlugins>(_ => RunDiscovery(Sender, boot: false));
+        Command<RescanTick>(_ =>
+        {
+            if (!_discovering) RunDiscovery(null, boot: false);
+        });
         Command<RegisterPlugins>(Handle);
         Command<LoadPluginConfig>(Handle);
         Command<DiscoveryCompleted>(Handle);
@@ -160,6 +165,7 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
 
     private void RunDiscovery(IActorRef? replyTo, bool boot)
     {
+        _discovering = true;
         var discover = _discover;
         Task.Run(() =>
         {
@@ -176,7 +182,12 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
 
     private void Handle(DiscoveryCompleted done)
     {
+        _discovering = false;
+        // A full discovery says which folder files changed now; an update no longer there was reverted.
+        _updates.Clear();
         AddDiscovered(done.Discovery);
+        if (done.Boot && _settings.Discovery.RescanInterval > TimeSpan.Zero)
+            Timers.StartPeriodicTimer(RescanTimerKey, RescanTick.Instance, _settings.Discovery.RescanInterval);
         done.ReplyTo?.Tell(Discovered());
         if (done.Boot) Boot();
     }
@@ -657,6 +668,7 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
     private void BeginStopAll(Operation op)
     {
         _shuttingDown = true;
+        Timers.Cancel(RescanTimerKey);
         // Internal work not yet begun (boot, retries) is dropped.
         _internal.Clear();
         var busy = _live.Where(kv => kv.Value.Phase is not LifecyclePhase.Idle).Select(kv => kv.Key).ToList();
@@ -769,6 +781,8 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
             ? $"plugin '{name}' is recorded in the journal but no longer discovered (its assembly is gone?)"
             : $"plugin '{name}' is not registered", null);
 
+    private const string RescanTimerKey = "rescan";
+
     private static string RetryTimerKey(string name) => $"retry-{name}";
 
     private static string CallTimerKey(string name) => $"call-{name}";
@@ -782,6 +796,13 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
     private sealed record RetryTimer(string Name);
 
     private sealed record CallTimedOut(string Name, int Incarnation);
+
+    private sealed class RescanTick
+    {
+        public static readonly RescanTick Instance = new();
+
+        private RescanTick() { }
+    }
 
     private sealed class BeginInternal
     {

@@ -67,7 +67,12 @@ public sealed class UpgradeSpec : PluginManagerSpecBase
         var echoBefore = before.Plugins[Echo];
         var counterBefore = before.Plugins[Counter];
 
-        PluginFixtures.CopySwapPlugin(_folder, SwapPluginVersion.V2);
+        var deployed = PluginFixtures.CopySwapPlugin(_folder, SwapPluginVersion.V2);
+        // Discovery (at start, on request, every rescan-interval) shows the new file without loading it over the running one.
+        Assert.Empty(Ask<PluginsDiscovered>(manager, DiscoverPlugins.Instance).Errors);
+        var offered = Status(manager).Plugins[Swap];
+        Assert.Equal(($"2.0.0 ({deployed})", "1.0.0", PluginStatusState.Active), (offered.UpdateAvailable, offered.Version, offered.State));
+
         var upgraded = Assert.IsType<PluginOperationSucceeded>(Ask<PluginOperationResult>(manager, new UpgradePlugin(Swap)));
         Assert.Equal((PluginState.Active, "upgraded 1.0.0 -> 2.0.0"), (upgraded.State, upgraded.Detail));
 
@@ -83,7 +88,7 @@ public sealed class UpgradeSpec : PluginManagerSpecBase
 
         // Discovery afterwards knows 2.0.0 as the running version: no update, no duplicate.
         Assert.Empty(Ask<PluginsDiscovered>(manager, DiscoverPlugins.Instance).Errors);
-        Assert.Equal("2.0.0", Status(manager).Plugins[Swap].Version);
+        Assert.Equal(("2.0.0", null), (Status(manager).Plugins[Swap].Version, Status(manager).Plugins[Swap].UpdateAvailable));
     }
 
     [Fact]
