@@ -67,7 +67,7 @@ public static class PersistenceHocon
 
     /// <summary>
     /// WAL is a property of the database file, not of a connection string: set it once before
-    /// Akka opens the file. WAL makes each persisted event several times cheaper (reference/akka-notes.md §2c).
+    /// Akka opens the file. WAL makes each persisted event several times cheaper (measured in the recovery benchmark, docs/benchmarks.md).
     /// </summary>
     public static void EnableWal(string file)
     {

@@ -2,7 +2,7 @@ using System.Text.Json.Serialization;
 
 namespace Tracelet.Cli.Api;
 
-// The JSON of GET /status/cluster (docs/cli.md, issue 7's contract): snake_case keys, unknown fields ignored.
+// The JSON of GET /status/cluster (docs/cli.md): snake_case keys, unknown fields ignored.
 
 /// <summary>Every node of the cluster as the answering node sees it.</summary>
 public sealed record ClusterStatus

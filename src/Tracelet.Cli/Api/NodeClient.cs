@@ -30,7 +30,7 @@ internal sealed class NodeClient : IDisposable
         var (code, body) = await SendAsync(HttpMethod.Get, "/status/cluster", ct);
         if (code == HttpStatusCode.NotFound)
         {
-            // A node from before issue 7 has only its own status.
+            // A node without the cluster view (an older version) has only its own status.
             var (legacyCode, legacyBody) = await SendAsync(HttpMethod.Get, "/status", ct);
             EnsureSuccess(HttpMethod.Get, "/status", legacyCode, legacyBody);
             var legacy = LegacyStatus.ToCluster(Parse(legacyBody, "/status"), _baseUrl);

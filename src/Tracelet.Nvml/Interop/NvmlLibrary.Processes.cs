@@ -15,8 +15,8 @@ public sealed unsafe partial class NvmlLibrary
 
     private void ResolveProcesses()
     {
-        // _v3 and _v2 both write the 24-byte nvmlProcessInfo_t (since 535.104; see reference/nvml.md
-        // §1.6 and AdaptToDriver for the drivers where _v3 wrote 32 bytes); the unversioned v1 writes
+        // _v3 and _v2 both write the 24-byte nvmlProcessInfo_t (since driver 535.104; AdaptToDriver handles
+        // the drivers where _v3 wrote 32 bytes); the unversioned v1 writes
         // 16-byte entries and is widened below.
         _computeProcesses = (delegate* unmanaged<nint, uint*, NvmlProcessInfo*, int>)Resolve("ComputeProcesses",
             "nvmlDeviceGetComputeRunningProcesses_v3", "nvmlDeviceGetComputeRunningProcesses_v2");

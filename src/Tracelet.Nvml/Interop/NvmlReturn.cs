@@ -40,7 +40,7 @@ public enum NvmlReturn
     Unknown = 999,
 }
 
-/// <summary>What a caller should do about an <see cref="NvmlReturn"/> (reference/nvml.md §2.1).</summary>
+/// <summary>What a caller should do about an <see cref="NvmlReturn"/>.</summary>
 public enum NvmlErrorClass
 {
     /// <summary>Success.</summary>

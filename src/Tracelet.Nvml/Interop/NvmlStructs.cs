@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 namespace Tracelet.Nvml.Interop;
 
 // Blittable mirrors of NVML's structs. Sizes and offsets are asserted by NvmlStructLayoutSpec
-// against the gcc numbers of reference/nvml.md §1.4. Enums inside structs are plain ints so a
+// against the sizes and offsets gcc computes for NVML's header. Enums inside structs are plain ints so a
 // value from a newer driver can never break reading them.
 
 /// <summary><c>nvmlPciInfo_t</c> as filled by <c>nvmlDeviceGetPciInfo_v3</c> (68 bytes).</summary>
