@@ -83,6 +83,19 @@ public sealed class PluginActionCommandSpec : IDisposable
     }
 
     [Fact]
+    public async Task Plugin_stop_without_cascade_asks_the_node_to_refuse_while_dependents_run_and_exits_1_with_its_reason()
+    {
+        _node.On("POST /plugins/sql/stop?cascade=false", 409,
+            """{"plugin":"sql","error":"'exporter' depends on 'sql' and is running; stop it first, or stop with cascade","state":"active"}""");
+
+        var run = await CliRun.RunAsync("plugin", "stop", "sql", "--no-cascade", "--url", _node.Url);
+
+        Assert.True(run.ExitCode == 1, run.ToString());
+        Assert.Contains("'exporter' depends on 'sql' and is running", run.Out + run.Err);
+        Assert.Contains(_node.Requests, r => r.PathAndQuery == "/plugins/sql/stop?cascade=false");
+    }
+
+    [Fact]
     public async Task Plugin_start_that_timed_out_on_a_node_exits_1()
     {
         _node.On("POST /plugins/sql/start?node=node-b", 504,

@@ -403,6 +403,7 @@ public sealed class ClusterStatusActor : ReceiveActor, IWithTimers
         {
             PluginAction.Start => new StartPlugin(command.Plugin),
             PluginAction.Stop => new StopPlugin(command.Plugin),
+            PluginAction.StopAlone => new StopPlugin(command.Plugin, Cascade: false),
             PluginAction.Upgrade => new UpgradePlugin(command.Plugin),
             _ => new RestartPlugin(command.Plugin),
         };

@@ -77,6 +77,9 @@ public enum PluginAction
 
     /// <summary>UpgradePlugin (hot swap of a folder plugin).</summary>
     Upgrade = 4,
+
+    /// <summary>StopPlugin without cascade: refused while plugins that depend on it run.</summary>
+    StopAlone = 5,
 }
 
 /// <summary>Sent to a node's <see cref="ClusterStatusActor"/>: run this lifecycle command on its PluginManager. Answered by <see cref="PluginControlResult"/>.</summary>

@@ -32,6 +32,8 @@ internal static class PluginActionCommand
         var node = new Option<string?>("--node") { Description = "The id of the node to act on (routed through the cluster by the node at --url)" };
         var all = new Option<bool>("--all") { Description = "Act on every reachable node that knows the plugin" };
         var command = new Command(action, $"{description}; the change is persisted on the node like any transition.") { name, node, all, common.Json };
+        var noCascade = new Option<bool>("--no-cascade") { Description = "Refuse the stop while plugins that depend on this one run, instead of stopping them first" };
+        if (action == "stop") command.Options.Add(noCascade);
         command.Validators.Add(result =>
         {
             if (result.GetValue(node) is not null && result.GetValue(all)) result.AddError("--node and --all exclude each other");
@@ -52,6 +54,7 @@ internal static class PluginActionCommand
                         $"the node at {client.BaseUrl} cannot route commands to other nodes (it has no /status/cluster); use --url with the target node's own API");
                 query = target is not null ? "?node=" + Uri.EscapeDataString(target) : "?all=true";
             }
+            if (action == "stop" && result.GetValue(noCascade)) query += (query.Length == 0 ? "?" : "&") + "cascade=false";
 
             var (code, json, body) = await client.PostPluginActionAsync(plugin, action, query, ct);
             return Report(common, result, client.BaseUrl, plugin, action, code, json, body);

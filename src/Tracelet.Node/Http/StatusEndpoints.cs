@@ -49,14 +49,16 @@ internal static class StatusEndpoints
             return status is { Ready: true } ? Results.Text("ok\n") : Results.Text("starting\n", statusCode: 503);
         });
 
-        app.MapPost("/plugins/{name}/{action}", async (string name, string action, string? node, bool? all, IRequiredActor<PluginManagerActor> manager, IRequiredActor<ClusterStatusActor> status, CancellationToken ct) =>
+        app.MapPost("/plugins/{name}/{action}", async (string name, string action, string? node, bool? all, bool? cascade, IRequiredActor<PluginManagerActor> manager, IRequiredActor<ClusterStatusActor> status, CancellationToken ct) =>
         {
+            // ?cascade=false: a stop is refused while plugins that depend on it run, instead of stopping them first.
+            var alone = cascade == false;
             if (node is not null || all == true)
-                return await ControlInCluster(name, action, all == true ? null : node, status, ct);
+                return await ControlInCluster(name, action, alone, all == true ? null : node, status, ct);
             IPluginManagerCommand? command = action switch
             {
                 "start" => new StartPlugin(name),
-                "stop" => new StopPlugin(name),
+                "stop" => new StopPlugin(name, Cascade: !alone),
                 "restart" => new RestartPlugin(name),
                 "upgrade" => new UpgradePlugin(name),
                 _ => null,
@@ -119,12 +121,12 @@ internal static class StatusEndpoints
     }
 
     /// <summary>Routed through the cluster to the target nodes' PluginManagers, which persist the transition as usual.</summary>
-    private static async Task<IResult> ControlInCluster(string name, string action, string? node, IRequiredActor<ClusterStatusActor> status, CancellationToken ct)
+    private static async Task<IResult> ControlInCluster(string name, string action, bool alone, string? node, IRequiredActor<ClusterStatusActor> status, CancellationToken ct)
     {
         PluginAction? verb = action switch
         {
             "start" => PluginAction.Start,
-            "stop" => PluginAction.Stop,
+            "stop" => alone ? PluginAction.StopAlone : PluginAction.Stop,
             "restart" => PluginAction.Restart,
             "upgrade" => PluginAction.Upgrade,
             _ => null,
