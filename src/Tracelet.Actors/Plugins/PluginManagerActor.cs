@@ -44,6 +44,7 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
     private bool _booted;
     private bool _shuttingDown;
     private bool _discovering;
+    private Task _catalogWork = Task.CompletedTask;
     private int _incarnations;
     private int _stashed;
 
@@ -167,7 +168,7 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
     {
         _discovering = true;
         var discover = _discover;
-        Task.Run(() =>
+        OnCatalog(() =>
         {
             try
             {
@@ -217,7 +218,9 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
         {
             if (_descriptors.TryGetValue(d.Name, out var known))
             {
-                if (known.PluginType != d.PluginType)
+                // Another version of the same file (a discovery that began before an upgrade committed) is not a duplicate.
+                var sameFile = known.AssemblyPath is not null && known.AssemblyPath == d.AssemblyPath;
+                if (known.PluginType != d.PluginType && !sameFile)
                 {
                     var error = $"duplicate plugin name '{d.Name}': {d.PluginType.FullName} from {d.Origin} ignored; already provided by {known.PluginType.FullName} from {known.Origin}";
                     if (!_discoveryErrors.Contains(error)) _discoveryErrors.Add(error);
@@ -478,6 +481,7 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
         _live[name] = new LivePlugin(decision.State.Phase, decision.State.Window);
         _descriptors[name] = decision.State.Descriptor;
         Effect.Done? done = null;
+        var versions = new List<Action<IPluginUpgradeSource>>();
         foreach (var effect in decision.Effects)
         {
             switch (effect)
@@ -507,23 +511,59 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
                     Timers.Cancel(RetryTimerKey(name));
                     break;
                 case Effect.Commit c:
-                    _upgrades?.Commit(c.Candidate);
+                    versions.Add(u => u.Commit(c.Candidate));
                     _updates.Remove(name);
                     break;
                 case Effect.Release r:
-                    _upgrades?.Release(r.Unused);
+                    versions.Add(u => u.Release(r.Unused));
                     break;
                 case Effect.Done d:
                     done = d;
                     break;
             }
         }
+        if (versions.Count > 0 && _upgrades is { } upgrades) UpdateVersions(upgrades, versions);
         // A call the manager waits for is bounded by the operation timeout.
         if (decision.State.Phase.IsBusy && !ReferenceEquals(decision.State.Phase, before.Phase) && _instances.TryGetValue(name, out var awaited))
             Timers.StartSingleTimer(CallTimerKey(name), new CallTimedOut(name, awaited.Incarnation), _settings.PluginManager.OperationTimeout);
         else if (!decision.State.Phase.IsBusy)
             Timers.Cancel(CallTimerKey(name));
         return done;
+    }
+
+    /// <summary>
+    /// Commits and releases plugin versions off the actor's thread: the catalog serialises them with a
+    /// discovery that may be reading plugin files, which must not hold up this mailbox.
+    /// </summary>
+    private void UpdateVersions(IPluginUpgradeSource upgrades, List<Action<IPluginUpgradeSource>> steps)
+    {
+        var log = _log;
+        OnCatalog(() =>
+        {
+            foreach (var step in steps)
+            {
+                try
+                {
+                    step(upgrades);
+                }
+                catch (Exception e)
+                {
+                    log.Warning(e, "Updating the plugin catalog after an upgrade failed; the next discovery may offer the version again");
+                }
+            }
+            return Akka.Done.Instance;
+        });
+    }
+
+    /// <summary>
+    /// Runs catalog work (discovery, loading a new version, commit and release) on the thread pool, one
+    /// piece after another in the order asked, so a discovery never overtakes the upgrade before it.
+    /// </summary>
+    private Task<T> OnCatalog<T>(Func<T> work)
+    {
+        var next = _catalogWork.ContinueWith(_ => work(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+        _catalogWork = next;
+        return next;
     }
 
     /// <summary>The config an InitializePlugin command carries, for the spawn it causes.</summary>
@@ -637,7 +677,7 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
         _current = new RunningOperation(op, new Queue<Step>()) { Awaiting = true };
         Become(Awaiting);
         var upgrades = _upgrades;
-        Task.Run(() =>
+        OnCatalog(() =>
         {
             try
             {
