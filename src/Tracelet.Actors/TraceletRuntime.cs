@@ -57,7 +57,7 @@ public sealed record TraceletRuntimeStopped(PipelineFlushed? Flushed, bool Plugi
 /// its PluginManager, started by one call. The node executable (through Tracelet.Hosting), the
 /// tests and integrators without Akka.Hosting all start it this way:
 /// <code>
-/// var config = TraceletConfigLoader.ReferenceConfig();          // or TraceletConfigLoader.Load(...)
+/// var config = TraceletConfigLoader.ReferenceConfig();          // or your own Config over it
 /// var settings = TraceletSettings.Create(config);
 /// using var system = ActorSystem.Create("tracelet", TraceletRuntime.SystemConfig(settings, config));
 /// var tracelet = TraceletRuntime.Start(system, settings);

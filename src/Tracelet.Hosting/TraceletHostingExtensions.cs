@@ -18,7 +18,7 @@ public static class TraceletHostingExtensions
     /// actor registry.
     /// </summary>
     /// <param name="builder">The Akka builder.</param>
-    /// <param name="config">The loaded configuration (<see cref="TraceletConfigLoader.Load"/>).</param>
+    /// <param name="config">The loaded configuration, with the file and line of every key a file set.</param>
     /// <param name="settings">Settings parsed from it.</param>
     /// <param name="environment">The environment used for discovery (TRACELET_PLUGIN_PATH).</param>
     public static AkkaConfigurationBuilder WithTracelet(

@@ -1,5 +1,6 @@
 using Tracelet.Actors.Configuration;
 using Tracelet.Node;
+using Tracelet.Node.Configuration;
 
 // Exit codes (NodeExitCode): 0 clean stop, 2 configuration error (the message names file, line and key),
 // 3 downed by the cluster (split-brain resolver); anything else is an unexpected failure.
@@ -11,7 +12,7 @@ root.SetAction(async (parse, ct) =>
     {
         var commandLine = NodeCommandLine.From(parse);
         var environment = TraceletConfigLoader.ProcessEnvironment();
-        var config = TraceletConfigLoader.Load(commandLine.ConfigFiles, environment, commandLine.Overrides);
+        var config = NodeConfigLoader.Load(commandLine.ConfigFiles, environment, commandLine.Overrides);
         app = NodeHost.Build(config, environment);
     }
     catch (TraceletConfigException e)

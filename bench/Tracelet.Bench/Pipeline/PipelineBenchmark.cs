@@ -5,7 +5,6 @@ using Akka.Actor;
 using Akka.Cluster.Tools.PublishSubscribe;
 using Tracelet.Abstractions;
 using Tracelet.Actors.Pipeline;
-using Tracelet.Actors.Serialization;
 
 namespace Tracelet.Bench.Pipeline;
 

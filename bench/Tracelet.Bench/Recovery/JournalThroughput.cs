@@ -4,7 +4,7 @@ using Akka.Configuration;
 using Microsoft.Data.Sqlite;
 using Tracelet.Actors;
 using Tracelet.Actors.Configuration;
-using Tracelet.Actors.Serialization;
+using Tracelet.Actors.Plugins;
 using RunCompleted = Tracelet.Bench.Recovery.JournalBenchActor.RunCompleted;
 
 namespace Tracelet.Bench.Recovery;

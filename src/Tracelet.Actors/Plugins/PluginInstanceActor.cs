@@ -2,6 +2,7 @@ using Akka;
 using Akka.Actor;
 using Akka.Event;
 using Tracelet.Abstractions;
+using Tracelet.Abstractions.Akka;
 
 namespace Tracelet.Actors.Plugins;
 

@@ -81,8 +81,8 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
     public static Props PipelineProps(TraceletSettings settings) =>
         Pipeline.PipelineActor.Props(settings.NodeId, settings.Pipeline, () => new Pipeline.DurableOutboxStore(
             Path.Combine(settings.DataDirectory, "outbox.db"),
-            Serialization.PipelineSerializer.EncodeBatch,
-            Serialization.PipelineSerializer.DecodeBatch,
+            Pipeline.PipelineSerializer.EncodeBatch,
+            Pipeline.PipelineSerializer.DecodeBatch,
             settings.Pipeline.DurableMaxBytes));
 
     protected override void PreStart()

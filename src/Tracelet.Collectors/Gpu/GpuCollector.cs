@@ -1,6 +1,6 @@
 using Akka.Actor;
 using Tracelet.Abstractions;
-using Tracelet.Actors.Plugins;
+using Tracelet.Abstractions.Akka;
 using Tracelet.Nvml;
 using Tracelet.Nvml.Interop;
 

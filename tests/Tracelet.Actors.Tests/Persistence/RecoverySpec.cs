@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Tracelet.Actors.Serialization;
+using Tracelet.Actors.Plugins;
 using Xunit;
 using Xunit.Abstractions;
 

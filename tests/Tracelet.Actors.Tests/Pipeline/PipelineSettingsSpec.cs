@@ -13,24 +13,9 @@ namespace Tracelet.Actors.Tests.Pipeline;
 /// refused with a <see cref="TraceletConfigException"/> naming the key.
 /// </summary>
 [Trait("Category", "Configuration")]
-public sealed class PipelineSettingsSpec : IDisposable
+public sealed class PipelineSettingsSpec
 {
     private const string Sql = "tracelet.plugins.sql.pipeline";
-
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "tracelet-tests", "pipeline-config-" + Guid.NewGuid().ToString("N"));
-
-    public PipelineSettingsSpec() => Directory.CreateDirectory(_dir);
-
-    public void Dispose()
-    {
-        try
-        {
-            Directory.Delete(_dir, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-    }
 
     private static PipelineSettings Parse(string hocon) =>
         PipelineSettings.Create(new LoadedConfig(
@@ -315,31 +300,6 @@ public sealed class PipelineSettingsSpec : IDisposable
 
         Assert.StartsWith($"{Sql}.routes", error.Key);
         Assert.Contains("sorce", error.Message);
-    }
-
-    [Fact]
-    public void A_bad_value_in_a_file_is_refused_naming_the_file_line_and_key()
-    {
-        var file = Path.Combine(_dir, "backend.conf");
-        File.WriteAllText(file, "tracelet.plugins.sql {\n  enabled = on\n  pipeline {\n    overflow = fast\n  }\n}\n");
-        var loaded = TraceletConfigLoader.Load([file], ImmutableDictionary<string, string>.Empty);
-
-        var error = Assert.Throws<TraceletConfigException>(() => TraceletSettings.Create(loaded));
-
-        Assert.Equal((file, 4, $"{Sql}.overflow"), (error.Source, error.Line, error.Key));
-        Assert.StartsWith($"{file}:4: {Sql}.overflow: 'fast' is not an overflow policy", error.Message);
-    }
-
-    [Fact]
-    public void Node_settings_carry_the_pipeline_settings()
-    {
-        var file = Path.Combine(_dir, "node.conf");
-        File.WriteAllText(file, "tracelet.plugins.sql {\n  enabled = on\n  pipeline.overflow = durable\n}\n");
-
-        var settings = TraceletSettings.Create(TraceletConfigLoader.Load([file], ImmutableDictionary<string, string>.Empty));
-
-        Assert.Equal(OverflowPolicy.Durable, settings.Pipeline.For("sql").Link.Overflow);
-        Assert.True(settings.Plugins["sql"].Enabled);
     }
 
     // ------------------------------------------------------------ value tests

@@ -4,9 +4,8 @@ using System.Text.Json.Serialization;
 using Akka.Actor;
 using Akka.Serialization;
 using Tracelet.Abstractions;
-using Tracelet.Actors.Plugins;
 
-namespace Tracelet.Actors.Serialization;
+namespace Tracelet.Actors.Plugins;
 
 /// <summary>
 /// Writes the PluginManager's events and snapshots as JSON under short manifests of our own

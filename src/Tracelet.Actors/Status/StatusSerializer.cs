@@ -4,10 +4,9 @@ using Akka.Actor;
 using Akka.Serialization;
 using Tracelet.Abstractions;
 using Tracelet.Actors.Plugins;
-using Tracelet.Actors.Status;
 using SerializationException = System.Runtime.Serialization.SerializationException;
 
-namespace Tracelet.Actors.Serialization;
+namespace Tracelet.Actors.Status;
 
 /// <summary>
 /// Compact binary for the cluster status view's cross-node messages (<see cref="IStatusMessage"/>):

@@ -6,10 +6,9 @@ using System.Text;
 using Akka.Actor;
 using Akka.Serialization;
 using Tracelet.Abstractions;
-using Tracelet.Actors.Pipeline;
 using SerializationException = System.Runtime.Serialization.SerializationException;
 
-namespace Tracelet.Actors.Serialization;
+namespace Tracelet.Actors.Pipeline;
 
 /// <summary>
 /// Compact binary for the metric pipeline's cross-node messages (<see cref="IPipelineMessage"/>):

@@ -7,11 +7,10 @@ using Akka.Configuration;
 using Tracelet.Abstractions;
 using Tracelet.Actors.Configuration;
 using Tracelet.Actors.Pipeline;
-using Tracelet.Actors.Serialization;
 using Xunit;
 using Xunit.Abstractions;
 
-namespace Tracelet.Actors.Tests.Serialization;
+namespace Tracelet.Actors.Tests.Pipeline;
 
 /// <summary>
 /// The pipeline's cross-node messages go through <see cref="PipelineSerializer"/> (never JSON)

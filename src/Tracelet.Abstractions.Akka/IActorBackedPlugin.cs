@@ -1,6 +1,6 @@
 using Akka.Actor;
 
-namespace Tracelet.Actors.Plugins;
+namespace Tracelet.Abstractions.Akka;
 
 /// <summary>
 /// A plugin that does its work in actors of its own (the GPU collector: one actor per GPU on a

@@ -6,12 +6,11 @@ using Akka.Configuration;
 using Tracelet.Abstractions;
 using Tracelet.Actors.Configuration;
 using Tracelet.Actors.Plugins;
-using Tracelet.Actors.Serialization;
 using Tracelet.Actors.Status;
 using Xunit;
 using Xunit.Abstractions;
 
-namespace Tracelet.Actors.Tests.Serialization;
+namespace Tracelet.Actors.Tests.Status;
 
 /// <summary>The cluster status view's wire format: every cross-node message bound, exact round trips, corrupt input refused.</summary>
 public sealed class StatusSerializerSpec : Akka.TestKit.Xunit2.TestKit

@@ -1,7 +1,8 @@
 using System.Collections.Immutable;
 using System.Text;
+using Tracelet.Actors.Configuration;
 
-namespace Tracelet.Actors.Configuration;
+namespace Tracelet.Node.Configuration;
 
 /// <summary>
 /// A strict syntax check of HOCON text, run before Akka's parser. Akka's built-in parser accepts

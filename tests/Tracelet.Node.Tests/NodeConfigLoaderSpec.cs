@@ -1,19 +1,23 @@
 using System.Collections.Immutable;
+using Tracelet.Actors;
 using Tracelet.Actors.Configuration;
-using Tracelet.Actors.Plugins;
+using Tracelet.Actors.Pipeline;
+using Tracelet.Node.Configuration;
 using Xunit;
 
-namespace Tracelet.Actors.Tests.Configuration;
+namespace Tracelet.Node.Tests;
 
 /// <summary>What an operator sees when a configuration file is wrong: the file, the line and the key.</summary>
 [Trait("Category", "Configuration")]
-public sealed class ConfigLoaderSpec : IDisposable
+public sealed class NodeConfigLoaderSpec : IDisposable
 {
+    private const string PipelineOf = "tracelet.plugins.sql.pipeline";
+
     private static readonly ImmutableDictionary<string, string> NoEnvironment = ImmutableDictionary<string, string>.Empty;
 
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "tracelet-tests", "config-" + Guid.NewGuid().ToString("N"));
 
-    public ConfigLoaderSpec() => Directory.CreateDirectory(_dir);
+    public NodeConfigLoaderSpec() => Directory.CreateDirectory(_dir);
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
@@ -25,7 +29,7 @@ public sealed class ConfigLoaderSpec : IDisposable
     }
 
     private static TraceletConfigException LoadFails(string file) =>
-        Assert.Throws<TraceletConfigException>(() => TraceletConfigLoader.Load([file], NoEnvironment));
+        Assert.Throws<TraceletConfigException>(() => NodeConfigLoader.Load([file], NoEnvironment));
 
     [Theory]
     [InlineData("unclosed-brace.conf", "tracelet {\n  node-id = n1\n  http {\n    port = 9000\n  }\n", 6, "'{' opened on line 1 is never closed")]
@@ -80,7 +84,7 @@ public sealed class ConfigLoaderSpec : IDisposable
     public void A_bad_value_is_refused_naming_the_key_and_the_file()
     {
         var file = Write("bad-value.conf", "tracelet {\n  node-id = n1\n\n  plugin-manager {\n    operation-timeout = soon\n  }\n}\n");
-        var loaded = TraceletConfigLoader.Load([file], NoEnvironment);
+        var loaded = NodeConfigLoader.Load([file], NoEnvironment);
 
         var error = Assert.Throws<TraceletConfigException>(() => TraceletSettings.Create(loaded));
 
@@ -96,7 +100,7 @@ public sealed class ConfigLoaderSpec : IDisposable
         var second = Write("second.conf", "tracelet.plugin-manager.snapshot-every = 20\n");
         var environment = NoEnvironment.Add("TRACELET_NODE_ID", "from-env").Add("UNRELATED", "x");
 
-        var settings = TraceletSettings.Create(TraceletConfigLoader.Load([first, second], environment));
+        var settings = TraceletSettings.Create(NodeConfigLoader.Load([first, second], environment));
 
         Assert.Equal("from-env", settings.NodeId);
         Assert.Equal("plugin-manager-from-env", settings.PluginManagerPersistenceId);
@@ -115,7 +119,7 @@ public sealed class ConfigLoaderSpec : IDisposable
             .Add("TRACELET_CLUSTER_PORT", "4053")
             .Add("TRACELET_CLUSTER_SEED_NODES", "akka.tcp://tracelet@tracelet-0.tracelet-seeds:4053, akka.tcp://tracelet@tracelet-1.tracelet-seeds:4053,");
 
-        var config = TraceletConfigLoader.Load([file], environment).Config;
+        var config = NodeConfigLoader.Load([file], environment).Config;
 
         Assert.Equal("tracelet-1.tracelet-seeds", config.GetString("tracelet.cluster.hostname"));
         Assert.Equal(4053, config.GetInt("tracelet.cluster.port"));
@@ -137,7 +141,7 @@ public sealed class ConfigLoaderSpec : IDisposable
             }
             """);
 
-        var settings = TraceletSettings.Create(TraceletConfigLoader.Load([file], NoEnvironment));
+        var settings = TraceletSettings.Create(NodeConfigLoader.Load([file], NoEnvironment));
 
         var counter = settings.Plugins["test-counter"];
         Assert.True(counter.Enabled);
@@ -147,36 +151,25 @@ public sealed class ConfigLoaderSpec : IDisposable
     }
 
     [Fact]
-    public void A_json_plugin_config_file_with_a_syntax_error_names_the_file_and_line()
+    public void A_bad_value_in_a_file_is_refused_naming_the_file_line_and_key()
     {
-        var file = Write("plugins.json", "{\n  \"test-counter\": {\n    \"config\": { \"value\": 3 \n  }\n  \"test-echo\": {}\n}\n");
+        var file = Write("backend.conf", "tracelet.plugins.sql {\n  enabled = on\n  pipeline {\n    overflow = fast\n  }\n}\n");
+        var loaded = NodeConfigLoader.Load([file], NoEnvironment);
 
-        var error = Assert.Throws<TraceletConfigException>(() => PluginSection.ReadJsonFile(file));
+        var error = Assert.Throws<TraceletConfigException>(() => TraceletSettings.Create(loaded));
 
-        Assert.Equal((file, 5), (error.Source, error.Line));
-        Assert.StartsWith($"{file}:5: not valid JSON", error.Message);
+        Assert.Equal((file, 4, $"{PipelineOf}.overflow"), (error.Source, error.Line, error.Key));
+        Assert.StartsWith($"{file}:4: {PipelineOf}.overflow: 'fast' is not an overflow policy", error.Message);
     }
 
     [Fact]
-    public void A_json_plugin_config_file_is_read_like_the_seeds_load_config()
+    public void Node_settings_carry_the_pipeline_settings()
     {
-        var file = Write("plugins.json", """
-            {
-              // as in the Python Tracelet: one entry per plugin
-              "test-counter": { "enabled": true, "config": { "value": 3, "interval": "1s", }, },
-              "test-echo": { "enabled": false },
-            }
-            """);
+        var file = Write("node.conf", "tracelet.plugins.sql {\n  enabled = on\n  pipeline.overflow = durable\n}\n");
 
-        var sections = PluginSection.ReadJsonFile(file);
+        var settings = TraceletSettings.Create(NodeConfigLoader.Load([file], NoEnvironment));
 
-        Assert.Equal(["test-counter", "test-echo"], sections.Select(s => s.Name));
-        Assert.Equal("""{"value":3,"interval":"1s"}""", sections[0].Config.Json);
-        Assert.Equal((true, false), (sections[0].Enabled, sections[1].Enabled));
-        Assert.All(sections, s => Assert.Equal(file, s.Source));
-
-        var unknown = Write("unknown.json", """{ "test-echo": { "enabeld": true } }""");
-        var error = Assert.Throws<TraceletConfigException>(() => PluginSection.ReadJsonFile(unknown));
-        Assert.Equal("test-echo.enabeld", error.Key);
+        Assert.Equal(OverflowPolicy.Durable, settings.Pipeline.For("sql").Link.Overflow);
+        Assert.True(settings.Plugins["sql"].Enabled);
     }
 }
