@@ -82,6 +82,31 @@ public sealed class DrillCluster : IAsyncDisposable
                 && (n == Backend || PluginState(m, DrillSequenceCollector.PluginName) == "active")
                 && (n != Backend || PluginState(m, "jsonl") == "active")), timeout);
         }
+        foreach (var id in NodeIds) await RequireReadyAsync(id, timeout);
+    }
+
+    /// <summary>
+    /// Polls a node's GET /healthz until it answers 200: its PluginManager has discovered and booted. Until
+    /// then status shows the journaled states, so "active" in the view alone does not mean it takes commands.
+    /// </summary>
+    public async Task RequireReadyAsync(string id, TimeSpan timeout)
+    {
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < timeout)
+        {
+            if (_nodes[id].HasExited) throw new InvalidOperationException($"{id} exited:\n{_nodes[id].Tail(60)}");
+            try
+            {
+                using var response = await Http.GetAsync(new Uri($"{Url(id)}/healthz"));
+                if (response.IsSuccessStatusCode) return;
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+            {
+                // not listening yet
+            }
+            await Task.Delay(100);
+        }
+        throw new TimeoutException($"{id} was not ready within {timeout}.\n{id}'s output:\n{_nodes[id].Tail(60)}");
     }
 
     /// <summary>GET /status/cluster on one node; null while it does not answer 200.</summary>

@@ -64,6 +64,7 @@ public sealed class FaultDrillSpec(ITestOutputHelper output)
         var back = await cluster.RequireClusterViewAsync(DrillCluster.Seed, v => DrillCluster.Member(v, DrillCluster.Producer) is { } m
             && m.GetProperty("reachable").GetBoolean() && m.GetProperty("member_status").GetString() == "up"
             && DrillCluster.PluginState(m, DrillSequenceCollector.PluginName) == "active", FormTimeout);
+        await cluster.RequireReadyAsync(DrillCluster.Producer, FormTimeout);
         output.WriteLine($"{DrillCluster.Producer} up with its plugins active {clock.ElapsedMilliseconds} ms after restart");
         Assert.Equal("stopped", DrillCluster.PluginState(DrillCluster.Member(back, DrillCluster.Producer)!.Value, CountingCollector.PluginName));
         var (upCode, upText) = await Cli("status", cluster.Url(DrillCluster.Seed));

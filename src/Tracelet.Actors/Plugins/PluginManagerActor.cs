@@ -59,7 +59,7 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
         Recover<SnapshotOffer>(offer => _state = PluginManagerState.FromSnapshot((PluginManagerSnapshot)offer.Snapshot));
         Recover<IPluginEvent>(e => _state = _state.Apply(e));
         Recover<RecoveryCompleted>(_ => RunDiscovery(null, boot: true));
-        Ready();
+        Booting();
     }
 
     /// <inheritdoc />
@@ -96,6 +96,22 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
 
     // ---------------------------------------------------------------- behaviours
 
+    /// <summary>
+    /// Until discovery and boot are done: lifecycle commands wait (bounded), since the plugins they
+    /// name are not known yet. A node stopping meanwhile has nothing running to stop.
+    /// </summary>
+    private void Booting()
+    {
+        Common();
+        Command<StopAllPlugins>(_ =>
+        {
+            _shuttingDown = true;
+            Sender.Tell(AllPluginsStopped.Instance);
+        });
+        Command<IPluginManagerCommand>(StashBounded);
+        Command<BeginInternal>(_ => { });
+    }
+
     /// <summary>No plugin call outstanding: operations begin as they come.</summary>
     private void Ready()
     {
@@ -108,17 +124,19 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
     private void Awaiting()
     {
         Common();
-        Command<IPluginManagerCommand>(c =>
-        {
-            if (_stashed >= MaxPendingOperations)
-            {
-                Sender.Tell(new PluginOperationFailed(NameOf(c), $"too many pending plugin operations ({MaxPendingOperations}); try again", null));
-                return;
-            }
-            _stashed++;
-            Stash.Stash();
-        });
+        Command<IPluginManagerCommand>(StashBounded);
         Command<BeginInternal>(_ => { });
+    }
+
+    private void StashBounded(IPluginManagerCommand c)
+    {
+        if (_stashed >= MaxPendingOperations)
+        {
+            Sender.Tell(new PluginOperationFailed(NameOf(c), $"too many pending plugin operations ({MaxPendingOperations}); try again", null));
+            return;
+        }
+        _stashed++;
+        Stash.Stash();
     }
 
     /// <summary>What both behaviours answer the same way: queries, instance answers, timers, persistence housekeeping.</summary>
@@ -273,6 +291,10 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
         void Continue()
         {
             _booted = true;
+            Become(Ready);
+            _stashed = 0;
+            Stash.UnstashAll();
+            if (_shuttingDown) return; // the node began stopping while it booted: start nothing
             var order = DependencyResolver.Resolve(_descriptors, wanted);
             foreach (var (name, problem) in order.Problems.Where(p => _descriptors.ContainsKey(p.Key)))
                 Record(Transitioned(DateTimeOffset.UtcNow, _state.Get(name), PluginState.Error, wanted.Contains(name) || _state.Get(name).WantActive, problem, null));
@@ -718,7 +740,6 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
         {
             Reply = AllPluginsStopped.Instance,
         };
-        _booted = true; // a shutdown during boot still stops what already started
         RunSteps();
     }
 

@@ -136,4 +136,41 @@ public sealed class RetrySpec : PluginManagerSpecBase
         Assert.Equal(0, after.Errors);
         AwaitPlugin(manager, Counter, e => Assert.Equal(PluginStatusState.Active, e.State));
     }
+
+    [Fact]
+    public void Commands_sent_before_discovery_has_finished_wait_for_it_instead_of_failing()
+    {
+        using var discoveryMayFinish = new ManualResetEventSlim();
+        var manager = StartManager(discover: () =>
+        {
+            discoveryMayFinish.Wait(TimeSpan.FromSeconds(30));
+            return Node.Discover();
+        });
+        var probe = CreateTestProbe();
+        manager.Tell(new StartPlugin("chain-c"), probe.Ref);
+        manager.Tell(GetPluginStatus.Instance, probe.Ref);
+        Assert.False(probe.ExpectMsg<CurrentPluginStatus>().Status.Ready); // queries are answered meanwhile
+
+        discoveryMayFinish.Set();
+        var started = probe.ExpectMsg<PluginOperationResult>(Dilated(CommandTimeout));
+        Assert.Equal(PluginState.Active, Assert.IsType<PluginOperationSucceeded>(started).State);
+    }
+
+    [Fact]
+    public void A_node_stopping_before_discovery_has_finished_is_answered_at_once_and_starts_nothing_afterwards()
+    {
+        var settings = Node.CreateSettings($$"""tracelet.plugins.{{Counter}} { enabled = on, config { interval = 50ms, value = 1 } }""");
+        using var discoveryMayFinish = new ManualResetEventSlim();
+        var manager = StartManager(settings, discover: () =>
+        {
+            discoveryMayFinish.Wait(TimeSpan.FromSeconds(30));
+            return Node.Discover();
+        });
+        Ask<AllPluginsStopped>(manager, StopAllPlugins.Instance);
+
+        discoveryMayFinish.Set();
+        var status = AwaitReady(manager);
+        Assert.NotEqual(PluginStatusState.Active, status.Plugins[Counter].State);
+        Assert.DoesNotContain(Transitions(Counter), t => t.GetProperty("to").GetInt32() == (int)PluginState.Active);
+    }
 }
