@@ -32,7 +32,9 @@ public static class CliApp
         if (parsed.Errors.Count > 0 && parsed.Action is not HelpAction)
         {
             foreach (var e in parsed.Errors) await environment.Error.WriteLineAsync("error: " + e.Message);
-            await environment.Error.WriteLineAsync("Run 'tracelet --help' (or 'tracelet <command> --help') for usage.");
+            var command = CommandPath(parsed.CommandResult.Command);
+            await environment.Error.WriteLineAsync("usage: " + Usage(parsed.CommandResult.Command, command));
+            await environment.Error.WriteLineAsync($"Run '{command} --help' for the options.");
             return ExitCodes.UsageOrConnection;
         }
         try
@@ -62,5 +64,24 @@ public static class CliApp
             await environment.Error.WriteLineAsync($"error: the node's answer could not be read: {e.Message}");
             return ExitCodes.UsageOrConnection;
         }
+    }
+
+    /// <summary>"tracelet plugin stop": the words that led to the command the error is about.</summary>
+    private static string CommandPath(Command command)
+    {
+        var words = new List<string>();
+        for (Command? c = command; c is not null; c = c.Parents.OfType<Command>().FirstOrDefault())
+            words.Insert(0, c is RootCommand ? "tracelet" : c.Name);
+        return string.Join(' ', words);
+    }
+
+    /// <summary>The command's usage line, as its --help starts: arguments, then subcommands or options.</summary>
+    private static string Usage(Command command, string path)
+    {
+        var parts = new List<string> { path };
+        parts.AddRange(command.Arguments.Select(a => $"<{a.Name}>"));
+        if (command.Subcommands.Count > 0) parts.Add("<command>");
+        parts.Add("[options]");
+        return string.Join(' ', parts);
     }
 }

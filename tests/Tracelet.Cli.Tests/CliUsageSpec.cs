@@ -24,6 +24,24 @@ public sealed class CliUsageSpec
         Assert.Empty(node.Requests);
     }
 
+    [Theory]
+    [InlineData("tracelet status [options]", "status", "--frob")]
+    [InlineData("tracelet status [options]", "--frob", "status")]
+    [InlineData("tracelet plugin stop <NAME> [options]", "plugin", "stop", "--bogus")]
+    [InlineData("tracelet plugin stop <NAME> [options]", "plugin", "stop", "sql", "--bogus")]
+    public async Task An_unknown_flag_exits_2_with_the_usage_of_its_command_and_sends_nothing(string usage, params string[] args)
+    {
+        using var node = new ContractNode();
+
+        var run = await CliRun.RunAsync([.. args, "--url", node.Url]);
+
+        Assert.True(run.ExitCode == 2, run.ToString());
+        Assert.Contains("error: ", run.Err);
+        Assert.Contains("--", run.Err.Split('\n')[0]);
+        Assert.Contains($"usage: {usage}\n", run.Err.ReplaceLineEndings("\n"));
+        Assert.Empty(node.Requests);
+    }
+
     [Fact]
     public async Task Help_exits_0_and_lists_the_commands()
     {

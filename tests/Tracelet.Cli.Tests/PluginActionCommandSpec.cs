@@ -71,6 +71,19 @@ public sealed class PluginActionCommandSpec : IDisposable
     }
 
     [Fact]
+    public async Task Plugin_stop_on_the_node_at_the_url_names_the_node_by_its_id_as_with_node()
+    {
+        _node.On("POST /plugins/sql/stop", 200, """{"plugin":"sql","state":"stopped"}""");
+        _node.On("GET /status", 200, """{"node":"node-a","ready":true,"plugins":{"sql":{"state":"stopped","type":"backend"}}}""");
+
+        var run = await CliRun.RunAsync("plugin", "stop", "sql", "--url", _node.Url);
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Contains(run.Out.Split('\n'), l => l.StartsWith("node-a ", StringComparison.Ordinal) && l.Contains("sql") && l.Contains("ok") && l.Contains("stopped"));
+        Assert.DoesNotContain(_node.Url, run.Out);
+    }
+
+    [Fact]
     public async Task Plugin_stop_names_the_dependents_it_stopped_first()
     {
         _node.On("POST /plugins/sql/stop?node=node-b", 200,

@@ -110,6 +110,35 @@ public sealed class StatusCommandSpec : IDisposable
     }
 
     [Fact]
+    public async Task Status_right_after_a_plugin_command_shows_what_the_answering_node_reports_for_its_own_plugins()
+    {
+        // The replicated view still has sql active (it is republished about once a second); the node itself already stopped it.
+        _node.On("GET /status/cluster", 200, new ClusterJson()
+            .Node("node-a", plugins: [ClusterJson.Collector("system"), ClusterJson.Backend("sql", delivered: 5678)])
+            .Node("node-b", plugins: [ClusterJson.Backend("sql")])
+            .Build());
+        _node.On("GET /status", 200, """
+            {"node":"node-a","ready":true,
+             "plugins":{"system":{"state":"active","type":"collector","version":"1.0.0","restarts":0},
+                        "sql":{"state":"stopped","type":"backend","version":"2.1.0","restarts":0,"last_transition":"2026-11-26T17:00:00.100+00:00"}}}
+            """);
+
+        var run = await CliRun.RunAsync("status", "--url", _node.Url);
+        var json = await CliRun.RunAsync("status", "--json", "--url", _node.Url);
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        var blocks = run.Out.Split("\n\n");
+        var nodeA = Assert.Single(blocks, b => b.StartsWith("node-a", StringComparison.Ordinal));
+        var nodeB = Assert.Single(blocks, b => b.StartsWith("node-b", StringComparison.Ordinal));
+        Assert.Contains(nodeA.Split('\n'), l => l.Contains("sql") && l.Contains("stopped") && l.Contains("5678"));
+        Assert.Contains(nodeB.Split('\n'), l => l.Contains("sql") && l.Contains("active"));
+        Assert.Contains("1 stopped", run.Out);
+        using var doc = JsonDocument.Parse(json.Out);
+        var sql = doc.RootElement.GetProperty("nodes")[0].GetProperty("plugins").EnumerateArray().Single(p => p.GetProperty("name").GetString() == "sql");
+        Assert.Equal(("stopped", 5678), (sql.GetProperty("state").GetString(), sql.GetProperty("delivered").GetInt32()));
+    }
+
+    [Fact]
     public async Task Status_json_is_the_nodes_answer_for_scripts_without_colour()
     {
         _node.On("GET /status/cluster", 200, new ClusterJson()
@@ -214,7 +243,29 @@ public sealed class StatusCommandSpec : IDisposable
         var run = await CliRun.RunAsync("status", "--url", _node.Url, "--timeout", "300ms");
 
         Assert.True(run.ExitCode == 2, run.ToString());
-        Assert.Contains($"the node at {_node.Url} did not answer GET /status/cluster within 0.3 s", run.Err);
+        Assert.Contains($"the node at {_node.Url} did not answer GET /status/cluster within 300ms (--timeout)", run.Err);
+    }
+
+    [Fact]
+    public async Task Help_writes_the_default_timeout_and_interval_as_they_are_typed()
+    {
+        var status = await CliRun.RunAsync("status", "--help");
+        var watch = await CliRun.RunAsync("watch", "--help");
+
+        Assert.Contains("[default: 5s]", status.Out);
+        Assert.Contains("[default: 2s]", watch.Out);
+        Assert.DoesNotContain("00:00:0", status.Out + watch.Out);
+    }
+
+    [Fact]
+    public async Task Status_with_a_token_the_node_refuses_exits_2_and_says_why()
+    {
+        _node.On("GET /status/cluster", 401, "this node has no token (tracelet.http.token is not set): send none\n");
+
+        var run = await CliRun.RunAsync("status", "--url", _node.Url, "--token", "wrong");
+
+        Assert.True(run.ExitCode == 2, run.ToString());
+        Assert.Contains($"error: the node at {_node.Url} refused the token given (--token or TRACELET_HTTP_TOKEN): this node has no token", run.Err);
     }
 
     [Fact]

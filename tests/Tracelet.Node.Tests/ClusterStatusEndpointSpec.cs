@@ -180,4 +180,28 @@ public sealed class ClusterStatusEndpointSpec : IDisposable
 
         Assert.Equal(HttpStatusCode.OK, (await Send(HttpMethod.Post, port, "plugins/heartbeat/stop", Token)).Status);
     }
+
+    [Theory]
+    [InlineData(null, "this node has no token (tracelet.http.token is not set): send none")]
+    [InlineData("s3cret-for-this-test", "the bearer token is wrong (it must be tracelet.http.token)")]
+    public async Task On_loopback_a_token_that_is_sent_and_wrong_is_refused_even_where_none_is_needed(string? configured, string refusal)
+    {
+        var port = NodeBuild.FreeLoopbackPort();
+        var args = new List<string>();
+        if (configured is not null)
+        {
+            var file = Path.Combine(_dataDir, "http.conf");
+            await File.WriteAllTextAsync(file, $"tracelet.http.token = \"{configured}\"\n");
+            args.AddRange(["--config", file]);
+        }
+        await using var node = StartNode(port, [.. args]);
+        await Require(node, port, "status", null, _ => true);
+
+        var wrong = await Send(HttpMethod.Get, port, "status", "wrong");
+        Assert.True(wrong.Status == HttpStatusCode.Unauthorized, $"{(int)wrong.Status} {wrong.Body}");
+        Assert.Equal(refusal, wrong.Body.Trim());
+        Assert.Equal(HttpStatusCode.Unauthorized, (await Send(HttpMethod.Get, port, "healthz", "wrong")).Status);
+        Assert.Equal(HttpStatusCode.OK, (await Send(HttpMethod.Get, port, "status", null)).Status); // on loopback a read still needs none
+        if (configured is not null) Assert.Equal(HttpStatusCode.OK, (await Send(HttpMethod.Get, port, "status", configured)).Status);
+    }
 }

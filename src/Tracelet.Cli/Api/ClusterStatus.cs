@@ -87,6 +87,7 @@ public sealed record PluginActionResult
 /// <summary>The single-node answer of POST /plugins/{name}/{action} without node or all.</summary>
 public sealed record LocalPluginActionResult
 {
+    public string? Node { get; init; }
     public string? Plugin { get; init; }
     public string? State { get; init; }
     public string? Error { get; init; }
@@ -99,4 +100,5 @@ public sealed record LocalPluginActionResult
 [JsonSerializable(typeof(ClusterStatus))]
 [JsonSerializable(typeof(PluginActionResults))]
 [JsonSerializable(typeof(LocalPluginActionResult))]
+[JsonSerializable(typeof(System.Text.Json.Nodes.JsonObject))]
 internal sealed partial class ContractJson : JsonSerializerContext;

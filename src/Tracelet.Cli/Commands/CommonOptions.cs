@@ -22,12 +22,15 @@ internal sealed partial class CommonOptions
         Recursive = true,
     };
 
-    public Option<TimeSpan> Timeout { get; } = new("--timeout")
+    /// <summary>The wait when --timeout is not given (and the command has no longer one of its own).</summary>
+    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(5);
+
+    // No DefaultValueFactory: help would print the default as a TimeSpan (00:00:05); the description says it as typed.
+    public Option<TimeSpan?> Timeout { get; } = new("--timeout")
     {
-        Description = "How long to wait for the node's answer, e.g. 5s, 500ms",
+        Description = $"How long to wait for the node's answer, e.g. 5s, 500ms [default: {Durations.Format(DefaultTimeout)}]",
         Recursive = true,
-        DefaultValueFactory = _ => TimeSpan.FromSeconds(5),
-        CustomParser = ParseDuration,
+        CustomParser = r => ParseDuration(r),
     };
 
     public Option<bool> Json { get; } = new("--json") { Description = "Print JSON for scripts instead of tables (never coloured)" };
@@ -49,7 +52,7 @@ internal sealed partial class CommonOptions
         url = NormalizeUrl(url) ?? throw new CliFailureException(ExitCodes.UsageOrConnection,
             $"'{url}' is not a node URL (expected e.g. {CliEnvironment.DefaultUrl})");
         var token = result.GetValue(Token) ?? Environment.Get("TRACELET_HTTP_TOKEN");
-        var timeout = commandTimeout is { } wait && result.GetResult(Timeout) is null or { Implicit: true } ? wait : result.GetValue(Timeout);
+        var timeout = result.GetValue(Timeout) ?? commandTimeout ?? DefaultTimeout;
         return new NodeClient(url, token, timeout);
     }
 

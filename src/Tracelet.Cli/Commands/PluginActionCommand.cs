@@ -29,6 +29,11 @@ internal static class PluginActionCommand
     private static Command CreateAction(CommonOptions common, string action, string description)
     {
         var name = new Argument<string>("NAME") { Description = "The plugin's name, as in tracelet status" };
+        // An unknown flag in the place of NAME would otherwise be taken for a plugin's name and sent to the node.
+        name.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<string>() is ['-', ..] flag) r.AddError($"Unrecognized command or argument '{flag}'.");
+        });
         var node = new Option<string?>("--node") { Description = "The id of the node to act on (routed through the cluster by the node at --url)" };
         var all = new Option<bool>("--all") { Description = "Act on every reachable node that knows the plugin" };
         var command = new Command(action, $"{description}; the change is persisted on the node like any transition.") { name, node, all, common.Json };
@@ -57,16 +62,21 @@ internal static class PluginActionCommand
             if (action == "stop" && result.GetValue(noCascade)) query += (query.Length == 0 ? "?" : "&") + "cascade=false";
 
             var (code, json, body) = await client.PostPluginActionAsync(plugin, action, query, ct);
-            return Report(common, result, client.BaseUrl, plugin, action, code, json, body);
+            // The node's own answer has no node id: ask for it, so that NODE says the id as with --node, not the URL.
+            var self = query.StartsWith("?node=", StringComparison.Ordinal) || query.StartsWith("?all=", StringComparison.Ordinal)
+                ? null
+                : await client.GetOwnNodeIdAsync(ct);
+            return Report(common, result, self ?? client.BaseUrl, plugin, action, code, json, body, client.BaseUrl);
         });
         return command;
     }
 
-    private static int Report(CommonOptions common, ParseResult parse, string url, string plugin, string action, HttpStatusCode code, JsonElement? json, string body)
+    private static int Report(CommonOptions common, ParseResult parse, string self, string plugin, string action, HttpStatusCode code, JsonElement? json, string body,
+        string url)
     {
         var output = common.Environment.Out;
         var error = common.Environment.Error;
-        var results = Results(json, url);
+        var results = Results(json, self);
 
         if (code == HttpStatusCode.NotFound)
         {
@@ -113,7 +123,7 @@ internal static class PluginActionCommand
     }
 
     /// <summary>The per-node results: the routed form, or the node's own single answer as one row.</summary>
-    private static IReadOnlyList<PluginActionResult>? Results(JsonElement? json, string url)
+    private static IReadOnlyList<PluginActionResult>? Results(JsonElement? json, string self)
     {
         if (json is not { ValueKind: JsonValueKind.Object } root) return null;
         try
@@ -125,7 +135,7 @@ internal static class PluginActionCommand
                 ? null
                 : [new PluginActionResult
                 {
-                    Node = url, Plugin = local.Plugin ?? "?", Ok = local.Error is null, State = local.State, Error = local.Error,
+                    Node = local.Node ?? self, Plugin = local.Plugin ?? "?", Ok = local.Error is null, State = local.State, Error = local.Error,
                     Detail = local.Detail, Cascaded = local.Cascaded,
                 }];
         }

@@ -9,11 +9,11 @@ internal static class WatchCommand
     public static Command Create(CommonOptions common)
     {
         var node = StatusCommand.NodeOption();
-        var interval = new Option<TimeSpan>("--interval", "-n")
+        var defaultInterval = TimeSpan.FromSeconds(2);
+        var interval = new Option<TimeSpan?>("--interval", "-n")
         {
-            Description = "Time between refreshes, e.g. 2s, 500ms",
-            DefaultValueFactory = _ => TimeSpan.FromSeconds(2),
-            CustomParser = CommonOptions.ParseDuration,
+            Description = $"Time between refreshes, e.g. 2s, 500ms [default: {Durations.Format(defaultInterval)}]",
+            CustomParser = r => CommonOptions.ParseDuration(r),
         };
         var count = new Option<int?>("--count") { Description = "Stop after this many refreshes (exit code of the last one) instead of at Ctrl-C" };
         count.Validators.Add(r =>
@@ -25,7 +25,7 @@ internal static class WatchCommand
         {
             var output = common.Environment.Out;
             var ansi = common.Ansi(result);
-            var every = result.GetValue(interval);
+            var every = result.GetValue(interval) ?? defaultInterval;
             var limit = result.GetValue(count);
             var exitCode = ExitCodes.Ok;
             try
@@ -53,7 +53,7 @@ internal static class WatchCommand
                     // Built first, written at once: the screen never shows half a table.
                     if (ansi.Enabled) output.Write(ansi.ClearScreen);
                     else if (refresh > 1) output.WriteLine("----");
-                    output.WriteLine($"tracelet watch: every {every.TotalSeconds:0.###} s, {DateTimeOffset.Now:yyyy-MM-dd HH:mm:ss}  (Ctrl-C to stop)");
+                    output.WriteLine($"tracelet watch: every {Durations.Format(every)}, {DateTimeOffset.Now:yyyy-MM-dd HH:mm:ss}  (Ctrl-C to stop)");
                     output.WriteLine();
                     output.Write(frame);
                     await output.FlushAsync(ct);
