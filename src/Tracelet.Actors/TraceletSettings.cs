@@ -83,14 +83,18 @@ public sealed record TraceletSettings(
         if (provider == PersistenceProvider.PostgreSql && string.IsNullOrWhiteSpace(connection))
             throw loaded.Error("tracelet.persistence.connection-string", "provider postgresql needs a connection string (or TRACELET_POSTGRES)");
 
+        // A zero backoff restarts a failing plugin as fast as it fails (hundreds of times a minute).
         var supervision = new SupervisionSettings(
-            loaded.Duration("tracelet.plugin-manager.supervision.min-backoff"),
-            loaded.Duration("tracelet.plugin-manager.supervision.max-backoff"),
+            loaded.PositiveDuration("tracelet.plugin-manager.supervision.min-backoff"),
+            loaded.PositiveDuration("tracelet.plugin-manager.supervision.max-backoff"),
             loaded.Number("tracelet.plugin-manager.supervision.random-factor", 0, 1),
-            (int)loaded.Number("tracelet.plugin-manager.supervision.max-restarts", 0, 1000),
-            loaded.Duration("tracelet.plugin-manager.supervision.within"));
+            (int)loaded.Integer("tracelet.plugin-manager.supervision.max-restarts", 0, 1000),
+            loaded.PositiveDuration("tracelet.plugin-manager.supervision.within"));
+        if (supervision.MaxBackoff < supervision.MinBackoff)
+            throw loaded.Error("tracelet.plugin-manager.supervision.max-backoff",
+                $"'{loaded.Text("tracelet.plugin-manager.supervision.max-backoff")}' is shorter than min-backoff ({loaded.Text("tracelet.plugin-manager.supervision.min-backoff")})");
         var manager = new PluginManagerSettings(
-            (int)loaded.Number("tracelet.plugin-manager.snapshot-every", 1, 1_000_000),
+            (int)loaded.Integer("tracelet.plugin-manager.snapshot-every", 1, 1_000_000),
             loaded.Duration("tracelet.plugin-manager.operation-timeout"),
             loaded.Duration("tracelet.plugin-manager.status-interval"),
             supervision,

@@ -17,6 +17,8 @@ internal sealed class NodeHost
     {
         var settings = TraceletSettings.Create(config);
         var node = NodeSettings.Create(config);
+        StartupChecks.EnsureWritable(settings.DataDirectory, settings.Persistence.Provider == PersistenceProvider.Sqlite ? settings.SqliteFile : null);
+        StartupChecks.EnsureListenable(node.HttpHostname, node.HttpPort);
 
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();

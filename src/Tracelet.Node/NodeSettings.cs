@@ -30,12 +30,12 @@ internal sealed record NodeSettings(
         var c = loaded.Config;
         var settings = new NodeSettings(
             loaded.Text("tracelet.http.hostname"),
-            (int)loaded.Number("tracelet.http.port", 0, 65535),
+            (int)loaded.Integer("tracelet.http.port", 0, 65535),
             loaded.Text("tracelet.http.token"),
             loaded.Bool("tracelet.console.enabled"),
             loaded.Duration("tracelet.console.interval"),
             loaded.Text("tracelet.cluster.hostname"),
-            (int)loaded.Number("tracelet.cluster.port", 0, 65535),
+            (int)loaded.Integer("tracelet.cluster.port", 0, 65535),
             [.. c.GetStringList("tracelet.cluster.seed-nodes")],
             [.. c.GetStringList("tracelet.cluster.roles")]);
         if (!settings.HttpIsLoopback && string.IsNullOrEmpty(settings.HttpToken))

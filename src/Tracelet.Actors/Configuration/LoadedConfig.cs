@@ -3,8 +3,8 @@ using Akka.Configuration;
 
 namespace Tracelet.Actors.Configuration;
 
-/// <summary>Where a setting came from: a file and a line.</summary>
-public readonly record struct SettingOrigin(string File, int Line);
+/// <summary>Where a setting came from: a file and a line, or a source without lines (an environment variable, the command line).</summary>
+public readonly record struct SettingOrigin(string File, int? Line);
 
 /// <summary>The node's merged configuration, with the file and line of every key a file set.</summary>
 public sealed record LoadedConfig(Config Config, ImmutableDictionary<string, SettingOrigin> Origins)
@@ -59,6 +59,23 @@ public sealed record LoadedConfig(Config Config, ImmutableDictionary<string, Set
         var text = Text(path);
         if (Tracelet.Abstractions.DurationText.TryParse(text, out var d)) return d;
         throw Error(path, $"'{text}' is not a duration (write it like 500ms, 2s, 1m)");
+    }
+
+    /// <summary>A duration setting that must be longer than zero.</summary>
+    public TimeSpan PositiveDuration(string path)
+    {
+        var d = Duration(path);
+        if (d > TimeSpan.Zero) return d;
+        throw Error(path, $"'{Text(path)}' must be longer than zero (write it like 500ms, 2s, 1m)");
+    }
+
+    /// <summary>A whole-number setting within a range (a port, a count): 19501.5 is refused, not truncated.</summary>
+    public long Integer(string path, long min, long max)
+    {
+        var text = Text(path);
+        if (long.TryParse(text, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var n) && n >= min && n <= max)
+            return n;
+        throw Error(path, $"'{text}' is not a whole number between {min} and {max}");
     }
 
     /// <summary>A size setting (64MiB, 1GiB, 500000) in bytes, at least <paramref name="min"/>.</summary>

@@ -256,6 +256,16 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
     /// </summary>
     private void Boot()
     {
+        // Issue 18: a section for a plugin that discovery did not find is most likely a misspelt name.
+        // Only here is the set of plugins known (the config loader cannot tell), so it is reported
+        // with the discovery errors in status rather than silently ignored.
+        foreach (var (name, section) in _settings.Plugins.Where(p => !_descriptors.ContainsKey(p.Key) && !PluginSection.IsReferenceDefault(p.Key)))
+        {
+            var error = $"tracelet.plugins.{name} (in {section.Source}): no plugin named '{name}' was discovered";
+            if (_discoveryErrors.Contains(error)) continue;
+            _log.Warning("{Error}", error);
+            _discoveryErrors.Add(error);
+        }
         var events = new List<IPluginEvent>();
         var wanted = new List<string>();
         var now = DateTimeOffset.UtcNow;
@@ -594,7 +604,7 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
 
     private void SpawnInstance(string name, Effect.Spawn spawn, PluginConfig? given)
     {
-        var config = given ?? ConfigFor(name);
+        var config = PluginConfigValidator.Typed(spawn.Descriptor.Metadata.ConfigSchema, given ?? ConfigFor(name));
         var hash = PluginSection.Hash(config.Json);
         var record = _state.Get(name);
         if (record.ConfigHash != hash || record.ConfigJson is null)
@@ -652,7 +662,7 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
         if (d.Metadata.ConfigSchema is not { } schemaText) return null;
         var schema = PluginConfigValidator.ParseSchema(schemaText, out var error);
         if (schema is null) return new Blocker(error!, true);
-        return PluginConfigValidator.Validate(schema, config.Root) is { } invalid ? new Blocker(invalid, true) : null;
+        return PluginConfigValidator.Validate(schema, PluginConfigValidator.Typed(schemaText, config).Root) is { } invalid ? new Blocker(invalid, true) : null;
     }
 
     /// <summary>Lasting problems, then dependencies that are not active yet (which may pass: the start is retried).</summary>

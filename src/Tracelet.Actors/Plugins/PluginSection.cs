@@ -20,6 +20,17 @@ public sealed record PluginSection(string Name, bool Enabled, PluginConfig Confi
     /// <summary>A hash of the whole section: when it changes between runs, the file wins over the journal.</summary>
     public string SectionHash => Hash($"{Enabled}|{Config.Json}");
 
+    private static readonly Lazy<ImmutableHashSet<string>> ReferenceSections = new(() =>
+        TraceletConfigLoader.ReferenceConfig().GetValue("tracelet.plugins") is { } v && v.IsObject()
+            ? [.. v.GetObject().Items.Keys]
+            : []);
+
+    /// <summary>
+    /// True for a section reference.conf itself defines (self): it names a plugin a host that embeds
+    /// the runtime may leave out, so its absence is no operator's typo.
+    /// </summary>
+    internal static bool IsReferenceDefault(string name) => ReferenceSections.Value.Contains(name);
+
     /// <summary>A short, stable hash of a config's JSON text.</summary>
     public static string Hash(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..16];
 

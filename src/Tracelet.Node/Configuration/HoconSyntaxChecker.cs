@@ -13,36 +13,75 @@ namespace Tracelet.Node.Configuration;
 /// </summary>
 internal sealed class HoconSyntaxChecker
 {
+    /// <summary>
+    /// Objects and arrays nested deeper than this are refused: both this checker and Akka's parser
+    /// recurse per level, and 20,000 levels overflowed the stack (a crash, not an error message).
+    /// </summary>
+    public const int MaxDepth = 64;
+
     private readonly string _text;
+    private readonly char[] _normalized;
     private readonly string _source;
     private readonly Dictionary<string, int> _keyLines = new(StringComparer.Ordinal);
     private int _pos;
     private int _line = 1;
     private int _col = 1;
+    private int _depth;
 
     private HoconSyntaxChecker(string text, string source)
     {
         _text = text;
         _source = source;
+        _normalized = text.ToCharArray();
     }
 
     /// <summary>Checks the text; throws <see cref="TraceletConfigException"/> naming source, line and column.</summary>
     /// <returns>Every key path set in the text with the line of its last assignment.</returns>
-    public static ImmutableDictionary<string, int> Check(string text, string source)
+    public static ImmutableDictionary<string, int> Check(string text, string source) => CheckAndNormalize(text, source).Keys;
+
+    /// <summary>
+    /// Checks the text and returns it in the form Akka's parser reads: a ',' that ends a field of an
+    /// object becomes a new line (HOCON gives both the same meaning, but Akka refuses a ',' after a
+    /// nested object, as in <c>a { b { c = 1 }, d = 2 }</c>). Offsets are unchanged, so a position in
+    /// an error of Akka's still points into the original text.
+    /// </summary>
+    public static (ImmutableDictionary<string, int> Keys, string Text) CheckAndNormalize(string text, string source)
     {
         var checker = new HoconSyntaxChecker(text, source);
         checker.ParseRoot();
-        return checker._keyLines.ToImmutableDictionary();
+        return (checker._keyLines.ToImmutableDictionary(), new string(checker._normalized));
+    }
+
+    /// <summary>The 1-based line and column of an offset into <paramref name="text"/>.</summary>
+    public static (int Line, int Column) LineAndColumn(string text, int offset)
+    {
+        var line = 1;
+        var col = 1;
+        for (var i = 0; i < Math.Min(offset, text.Length); i++)
+        {
+            if (text[i] == '\n')
+            {
+                line++;
+                col = 1;
+            }
+            else col++;
+        }
+        return (line, col);
+    }
+
+    private void Enter(string what)
+    {
+        if (++_depth > MaxDepth) Fail($"{what} nested more than {MaxDepth} levels deep");
     }
 
     private void ParseRoot()
     {
-        SkipSeparators();
+        SkipSeparators(inObject: true);
         if (Peek() == '{')
         {
             Advance();
             ParseObjectBody("", closing: true);
-            SkipSeparators();
+            SkipSeparators(inObject: true);
             if (!AtEnd) Fail($"unexpected '{Peek()}' after the closing '}}' of the root object");
             return;
         }
@@ -52,9 +91,10 @@ internal sealed class HoconSyntaxChecker
     private void ParseObjectBody(string prefix, bool closing)
     {
         var openLine = _line;
+        if (closing) Enter("objects");
         while (true)
         {
-            SkipSeparators();
+            SkipSeparators(inObject: true);
             if (AtEnd)
             {
                 if (closing) Fail($"'{{' opened on line {openLine} is never closed", atEnd: true);
@@ -65,6 +105,7 @@ internal sealed class HoconSyntaxChecker
             {
                 if (!closing) Fail("'}' without a matching '{'");
                 Advance();
+                _depth--;
                 return;
             }
             ParseField(prefix);
@@ -156,13 +197,15 @@ internal sealed class HoconSyntaxChecker
     {
         var openLine = _line;
         Advance();
+        Enter("arrays");
         while (true)
         {
-            SkipSeparators();
+            SkipSeparators(inObject: false);
             if (AtEnd) Fail($"'[' opened on line {openLine} for '{path}' is never closed", atEnd: true);
             if (Peek() == ']')
             {
                 Advance();
+                _depth--;
                 return;
             }
             ParseValue(path);
@@ -278,13 +321,14 @@ internal sealed class HoconSyntaxChecker
         }
     }
 
-    private void SkipSeparators()
+    private void SkipSeparators(bool inObject)
     {
         while (true)
         {
             SkipSpaces();
-            if (!AtEnd && Peek() is '\n' or ',') Advance();
-            else return;
+            if (AtEnd || Peek() is not ('\n' or ',')) return;
+            if (inObject && Peek() == ',') _normalized[_pos] = '\n';
+            Advance();
         }
     }
 

@@ -10,7 +10,7 @@ namespace Tracelet.Node.Configuration;
 /// the given HOCON files in order (a later file wins), then TRACELET_* environment overrides.
 /// Refuses malformed files and unknown <c>tracelet.*</c> keys, naming the file, line and key.
 /// </summary>
-internal static class NodeConfigLoader
+internal static partial class NodeConfigLoader
 {
     private const string ResourceName = "Tracelet.Node.reference.conf";
 
@@ -72,10 +72,21 @@ internal static class NodeConfigLoader
 
         var env = EnvironmentHocon(environment);
         if (env.Length > 0) config = ParseTrusted(env, "environment").WithFallback(config);
+        // A bad value from a variable is blamed on the variable: without its own origin, the error
+        // would name the line of a role file that set the enclosing section.
+        foreach (var (variable, key) in EnvironmentOverrides)
+        {
+            if (environment.TryGetValue(variable, out var value) && !string.IsNullOrEmpty(value))
+                origins[key] = new SettingOrigin($"environment variable {variable}", null);
+        }
         if (!string.IsNullOrWhiteSpace(overrides))
         {
             var keys = ParseChecked(overrides, "command line", out var cli);
-            foreach (var (path, _) in keys) CheckKnown(path, "command line", null);
+            foreach (var (path, _) in keys)
+            {
+                CheckKnown(path, "command line", null);
+                origins[path] = new SettingOrigin("command line", null);
+            }
             config = cli.WithFallback(config);
         }
         return new LoadedConfig(config, origins.ToImmutable());
@@ -83,8 +94,8 @@ internal static class NodeConfigLoader
 
     private static ImmutableDictionary<string, int> ParseChecked(string text, string source, out Config config)
     {
-        var keys = HoconSyntaxChecker.Check(text, source);
-        config = ParseTrusted(text, source);
+        var (keys, normalized) = HoconSyntaxChecker.CheckAndNormalize(text, source);
+        config = ParseTrusted(normalized, source);
         return keys;
     }
 
@@ -96,9 +107,17 @@ internal static class NodeConfigLoader
         }
         catch (Exception e) when (e is FormatException or ConfigurationException or ArgumentException)
         {
-            throw new TraceletConfigException(source, null, null, null, e.Message.Split('\n')[0].Trim());
+            // Akka names an offset ("Unknown token at position 67"); an operator needs a line and column.
+            var reason = e.Message.Split('\n')[0].Trim().TrimEnd(':');
+            var position = AkkaPosition().Match(reason);
+            if (!position.Success) throw new TraceletConfigException(source, null, null, null, reason);
+            var (line, column) = HoconSyntaxChecker.LineAndColumn(text, int.Parse(position.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
+            throw new TraceletConfigException(source, line, column, null, AkkaPosition().Replace(reason, "").Trim());
         }
     }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"\s*at position (\d+)")]
+    private static partial System.Text.RegularExpressions.Regex AkkaPosition();
 
     /// <summary>Refuses a <c>tracelet.*</c> key that neither reference file defines.</summary>
     private static void CheckKnown(string path, string source, int? line)
