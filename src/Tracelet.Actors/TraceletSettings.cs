@@ -22,12 +22,14 @@ public sealed record PersistenceSettings(PersistenceProvider Provider, string Co
 public sealed record SupervisionSettings(TimeSpan MinBackoff, TimeSpan MaxBackoff, double RandomFactor, int MaxRestarts, TimeSpan Within);
 
 /// <summary>tracelet.plugin-manager.</summary>
+/// <param name="CallTimeout">A plugin call running longer is shown as stuck in status (never cancelled).</param>
 public sealed record PluginManagerSettings(
     int SnapshotEvery,
     TimeSpan OperationTimeout,
     TimeSpan StatusInterval,
     SupervisionSettings Supervision,
-    TimeSpan DrainTimeout);
+    TimeSpan DrainTimeout,
+    TimeSpan CallTimeout);
 
 /// <summary>tracelet.discovery.</summary>
 /// <param name="RescanInterval">How often plugin folders are looked at again for new versions (zero: only at start and on request).</param>
@@ -89,12 +91,16 @@ public sealed record TraceletSettings(
             loaded.Number("tracelet.plugin-manager.supervision.random-factor", 0, 1),
             (int)loaded.Number("tracelet.plugin-manager.supervision.max-restarts", 0, 1000),
             loaded.Duration("tracelet.plugin-manager.supervision.within"));
+        var callTimeout = loaded.Duration("tracelet.plugin-manager.call-timeout");
+        // Zero would mark every call stuck the moment it starts.
+        if (callTimeout <= TimeSpan.Zero) throw loaded.Error("tracelet.plugin-manager.call-timeout", $"'{loaded.Text("tracelet.plugin-manager.call-timeout")}' must be longer than 0 (e.g. 30s)");
         var manager = new PluginManagerSettings(
             (int)loaded.Number("tracelet.plugin-manager.snapshot-every", 1, 1_000_000),
             loaded.Duration("tracelet.plugin-manager.operation-timeout"),
             loaded.Duration("tracelet.plugin-manager.status-interval"),
             supervision,
-            loaded.Duration("tracelet.pipeline.flush-timeout"));
+            loaded.Duration("tracelet.pipeline.flush-timeout"),
+            callTimeout);
         var discovery = new DiscoverySettings(
             [.. c.GetStringList("tracelet.discovery.built-in-assemblies")],
             [.. c.GetStringList("tracelet.discovery.paths").Select(p => Path.GetFullPath(ExpandHome(p)))],

@@ -55,10 +55,25 @@ public sealed class StatusJsonSpec
         Assert.Equal(JsonValueKind.Object, JsonDocument.Parse(json.GetRawText()).RootElement.ValueKind);
     }
 
-    private static NodePluginStatus NodeWith(IReadOnlyDictionary<string, object?> pluginStatus) =>
+    [Fact]
+    public void Status_shows_a_stuck_call_under_runtime_and_counts_it()
+    {
+        var since = new DateTimeOffset(2026, 12, 3, 17, 0, 0, TimeSpan.Zero);
+        var runtime = new CollectorRuntime(1, 0, 0, 4, 0, ImmutableSortedDictionary<string, long>.Empty) { Stuck = new StuckCall("collect", since), StuckCalls = 1 };
+        var json = StatusJson.From(NodeWith(new Dictionary<string, object?>(), runtime));
+
+        Assert.Equal(1, json.GetProperty("stuck").GetInt32());
+        var rt = json.GetProperty("plugins").GetProperty("odd").GetProperty("runtime");
+        Assert.Equal("collect", rt.GetProperty("stuck").GetProperty("call").GetString());
+        Assert.Equal(since, rt.GetProperty("stuck").GetProperty("since").GetDateTimeOffset());
+        Assert.Equal(1, rt.GetProperty("stuck_calls").GetInt64());
+        Assert.Equal(4, rt.GetProperty("skipped_ticks").GetInt64());
+    }
+
+    private static NodePluginStatus NodeWith(IReadOnlyDictionary<string, object?> pluginStatus, PluginRuntime? runtime = null) =>
         NodePluginStatus.Create("node-a", true, ImmutableSortedDictionary<string, PluginStatusEntry>.Empty.Add("odd",
             new PluginStatusEntry(PluginStatusState.Active, PluginType.Collector, "1.0.0", null, pluginStatus,
-                new CollectorRuntime(1, 0, 0, 0, 0, ImmutableSortedDictionary<string, long>.Empty), 0, DateTimeOffset.UnixEpoch, "built-in")), []);
+                runtime ?? new CollectorRuntime(1, 0, 0, 0, 0, ImmutableSortedDictionary<string, long>.Empty), 0, DateTimeOffset.UnixEpoch, "built-in")), []);
 
     private sealed class Node
     {
