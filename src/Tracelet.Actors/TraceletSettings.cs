@@ -22,12 +22,14 @@ public sealed record PersistenceSettings(PersistenceProvider Provider, string Co
 public sealed record SupervisionSettings(TimeSpan MinBackoff, TimeSpan MaxBackoff, double RandomFactor, int MaxRestarts, TimeSpan Within);
 
 /// <summary>tracelet.plugin-manager.</summary>
+/// <param name="CallTimeout">A plugin call running longer is shown as stuck in status (never cancelled).</param>
 public sealed record PluginManagerSettings(
     int SnapshotEvery,
     TimeSpan OperationTimeout,
     TimeSpan StatusInterval,
     SupervisionSettings Supervision,
-    TimeSpan DrainTimeout);
+    TimeSpan DrainTimeout,
+    TimeSpan CallTimeout);
 
 /// <summary>tracelet.discovery.</summary>
 /// <param name="RescanInterval">How often plugin folders are looked at again for new versions (zero: only at start and on request).</param>
@@ -93,12 +95,15 @@ public sealed record TraceletSettings(
         if (supervision.MaxBackoff < supervision.MinBackoff)
             throw loaded.Error("tracelet.plugin-manager.supervision.max-backoff",
                 $"'{loaded.Text("tracelet.plugin-manager.supervision.max-backoff")}' is shorter than min-backoff ({loaded.Text("tracelet.plugin-manager.supervision.min-backoff")})");
+        // Zero would mark every call stuck the moment it starts.
+        var callTimeout = loaded.PositiveDuration("tracelet.plugin-manager.call-timeout");
         var manager = new PluginManagerSettings(
             (int)loaded.Integer("tracelet.plugin-manager.snapshot-every", 1, 1_000_000),
             loaded.Duration("tracelet.plugin-manager.operation-timeout"),
             loaded.Duration("tracelet.plugin-manager.status-interval"),
             supervision,
-            loaded.Duration("tracelet.pipeline.flush-timeout"));
+            loaded.Duration("tracelet.pipeline.flush-timeout"),
+            callTimeout);
         var discovery = new DiscoverySettings(
             [.. c.GetStringList("tracelet.discovery.built-in-assemblies")],
             [.. c.GetStringList("tracelet.discovery.paths").Select(p => Path.GetFullPath(ExpandHome(p)))],

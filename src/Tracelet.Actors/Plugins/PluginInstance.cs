@@ -57,4 +57,7 @@ internal enum PluginCall
 /// One plugin call's outcome, back on the actor's thread: its value (default when it threw), its
 /// error, and the plugin's status read right after it on the same thread-pool turn.
 /// </summary>
-internal sealed record CallResult<T>(PluginCall Call, T? Value, Exception? Error, IReadOnlyDictionary<string, object?>? Status);
+internal sealed record CallResult<T>(PluginCall Call, T? Value, Exception? Error, IReadOnlyDictionary<string, object?>? Status) : ICallResult;
+
+/// <summary>Any <see cref="CallResult{T}"/>: the call it answers is over.</summary>
+internal interface ICallResult;

@@ -14,16 +14,26 @@ namespace Tracelet.Actors.Plugins;
 /// plugin never blocks the mailbox. A plugin exception never escapes: it becomes
 /// <see cref="InstanceFailed"/> for the manager, after the plugin has released what it holds.
 /// What a started instance does is the subclass's behaviour, entered from <see cref="OnStarted"/>.
+/// A watchdog timer per call marks one that runs past <see cref="PluginManagerSettings.CallTimeout"/>
+/// as stuck in status until it returns; the call is never cancelled, since one stuck in native code
+/// cannot be, and the mailbox stays free meanwhile.
 /// </summary>
 internal abstract class PluginInstanceActor : ReceiveActor, IWithTimers, IWithUnboundedStash
 {
     protected const string StatusTimer = "status";
+
+    private const string WatchdogTimer = "call-watchdog";
 
     private static readonly TimeSpan MaxReleaseTime = TimeSpan.FromSeconds(10);
 
     private readonly PluginDescriptor _descriptor;
     private readonly CancellationTokenSource _cts = new();
     private IPlugin? _plugin;
+    private long _callNumber;
+    private (long Number, PluginCall Call, DateTimeOffset Since)? _inFlight;
+    private StuckCall? _stuck;
+    private long _stuckCalls;
+    private IReadOnlyDictionary<string, object?> _lastStatus = new Dictionary<string, object?>();
 
     protected PluginInstanceActor(PluginDescriptor descriptor, PluginContext context, int incarnation, PluginManagerSettings settings)
     {
@@ -85,11 +95,39 @@ internal abstract class PluginInstanceActor : ReceiveActor, IWithTimers, IWithUn
         Context.System.EventStream.Unsubscribe(Self);
     }
 
+    /// <summary>
+    /// Every behaviour shares the watchdog: its timer, and a call result clears what it marked. Wrapped
+    /// around the behaviour rather than matched here, so that it also sees the timer's message once
+    /// the timer scheduler has unwrapped it.
+    /// </summary>
+    protected override bool AroundReceive(Receive receive, object message) =>
+        base.AroundReceive(m => Watch(m) || receive(m), message);
+
+    private bool Watch(object message)
+    {
+        switch (message)
+        {
+            case CallWatchdog watchdog:
+                MarkStuck(watchdog);
+                return true;
+            case ICallResult:
+                _inFlight = null;
+                _stuck = null;
+                Timers.Cancel(WatchdogTimer);
+                return false;
+            default:
+                return false;
+        }
+    }
+
     /// <summary>Runs one plugin call on the thread pool; its <see cref="CallResult{T}"/> comes back to this actor.</summary>
     protected void Call<T>(PluginCall call, Func<CancellationToken, Task<T>> run)
     {
         var plugin = _plugin!;
         var token = _cts.Token;
+        var number = ++_callNumber;
+        _inFlight = (number, call, DateTimeOffset.UtcNow);
+        Timers.StartSingleTimer(WatchdogTimer, new CallWatchdog(number), Settings.CallTimeout);
         Task.Run(async () =>
         {
             T? value = default;
@@ -120,7 +158,9 @@ internal abstract class PluginInstanceActor : ReceiveActor, IWithTimers, IWithUn
     /// <summary>Sends the status that came back with a call, with the actor's counters, to the manager.</summary>
     protected void Report<T>(CallResult<T> result)
     {
-        if (result.Status is { } status) Context.Parent.Tell(new InstanceStatus(Name, Incarnation, status, Runtime()));
+        if (result.Status is not { } status) return;
+        _lastStatus = status;
+        Context.Parent.Tell(new InstanceStatus(Name, Incarnation, status, WatchedRuntime()));
     }
 
     /// <summary>Calls StopAsync and stops once it returns; nothing else is taken meanwhile.</summary>
@@ -153,6 +193,23 @@ internal abstract class PluginInstanceActor : ReceiveActor, IWithTimers, IWithUn
         }
         Context.Parent.Tell(report);
         Context.Stop(Self);
+    }
+
+    /// <summary>The subclass's counters with what the watchdog saw.</summary>
+    private PluginRuntime WatchedRuntime() => Runtime() with { Stuck = _stuck, StuckCalls = _stuckCalls };
+
+    /// <summary>
+    /// The call has run for the whole call timeout and is still running: say so at once, with the
+    /// plugin's last status (reading a fresh one would be a second call beside the stuck one).
+    /// </summary>
+    private void MarkStuck(CallWatchdog watchdog)
+    {
+        if (_inFlight is not { } inFlight || inFlight.Number != watchdog.CallNumber || _stuck is not null) return;
+        var call = inFlight.Call.ToString().ToLowerInvariant();
+        _stuck = new StuckCall(call, inFlight.Since);
+        _stuckCalls++;
+        Log.Warning("Plugin {Plugin}: its {Call} call has run for more than {Timeout} (since {Since:o}); it is shown as stuck until it returns", Name, call, Settings.CallTimeout, inFlight.Since);
+        Context.Parent.Tell(new InstanceStatus(Name, Incarnation, _lastStatus, WatchedRuntime()));
     }
 
     private void Initializing()
@@ -269,6 +326,9 @@ internal abstract class PluginInstanceActor : ReceiveActor, IWithTimers, IWithUn
             return new Dictionary<string, object?> { ["status_error"] = PluginInstance.Describe(e) };
         }
     }
+
+    /// <summary>The call numbered <paramref name="CallNumber"/> may have run past the call timeout.</summary>
+    private sealed record CallWatchdog(long CallNumber);
 
     /// <summary>A failed instance's StopAsync finished (or ran out of time): now the manager may start the next.</summary>
     private sealed record FailedInstanceReleased(InstanceFailed Report);

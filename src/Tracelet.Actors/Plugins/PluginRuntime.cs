@@ -6,7 +6,23 @@ namespace Tracelet.Actors.Plugins;
 /// What a plugin's actor counts about its own work, shown under <c>runtime</c> in status. Typed so
 /// that a new counter is one property here; the serializer and the JSON edge read the records.
 /// </summary>
-public abstract record PluginRuntime;
+public abstract record PluginRuntime
+{
+    /// <summary>
+    /// The plugin call that has run longer than <c>tracelet.plugin-manager.call-timeout</c>, while it
+    /// still runs; null otherwise. It is only shown, never cancelled: a call stuck in native code
+    /// cannot be killed, and the plugin may yet return.
+    /// </summary>
+    public StuckCall? Stuck { get; init; }
+
+    /// <summary>Calls of this instance that ran past the call timeout so far, each counted once.</summary>
+    public long StuckCalls { get; init; }
+}
+
+/// <summary>A plugin call running past the call timeout.</summary>
+/// <param name="Call">initialize, start, collect, write, stop or status.</param>
+/// <param name="Since">When the call started.</param>
+public sealed record StuckCall(string Call, DateTimeOffset Since);
 
 /// <summary>A collector's counters.</summary>
 /// <param name="IntervalSeconds">Its collection interval.</param>

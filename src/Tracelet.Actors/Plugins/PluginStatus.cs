@@ -104,6 +104,7 @@ public sealed record NodePluginStatus
             if (entry.State == PluginStatusState.Active) Active++;
             if (entry.State == PluginStatusState.Error) Errors++;
             if (entry.State == PluginStatusState.Retrying) Retrying++;
+            if (entry.Runtime?.Stuck is not null) Stuck++;
         }
     }
 
@@ -135,6 +136,9 @@ public sealed record NodePluginStatus
 
     /// <summary>Plugins the manager will try again.</summary>
     public int Retrying { get; }
+
+    /// <summary>Plugins with a call running past the call timeout (<see cref="PluginRuntime.Stuck"/>), in any state.</summary>
+    public int Stuck { get; }
 
     /// <summary>Every plugin, by name.</summary>
     public ImmutableSortedDictionary<string, PluginStatusEntry> Plugins { get; }

@@ -158,7 +158,8 @@ public sealed class ClusterStatusActor : ReceiveActor, IWithTimers
             p.Key, p.Value.Type, p.Value.Version, p.Value.State, Cut(p.Value.Error), p.Value.Restarts, p.Value.LastTransition,
             p.Value.Runtime is CollectorRuntime c ? c.SamplesProduced : 0,
             p.Value.Retry is { } retry ? retry with { LastError = Cut(retry.LastError)! } : null,
-            p.Value.UpdateAvailable))];
+            p.Value.UpdateAvailable,
+            p.Value.Runtime?.Stuck))];
     }
 
     /// <summary>An update must fit a remote frame (128 kB) with 256 plugins: long error texts are cut.</summary>
@@ -314,11 +315,11 @@ public sealed class ClusterStatusActor : ReceiveActor, IWithTimers
     {
         if (p.Type != PluginType.Backend)
             return new PluginView(p.Name, p.Type, p.Version, p.State, p.Error, p.Restarts, p.LastTransition, null, 0, ImmutableSortedDictionary<string, long>.Empty, p.Produced,
-                p.Retry, p.UpdateAvailable);
+                p.Retry, p.UpdateAvailable, p.Stuck);
         links.TryGetValue((p.Name, nodeId), out var agg);
         return new PluginView(p.Name, p.Type, p.Version, p.State, p.Error, p.Restarts, p.LastTransition,
             agg?.BufferFill, agg?.InFlight ?? 0, agg?.Dropped.ToImmutable() ?? ImmutableSortedDictionary<string, long>.Empty, agg?.Delivered ?? 0,
-            p.Retry, p.UpdateAvailable);
+            p.Retry, p.UpdateAvailable, p.Stuck);
     }
 
     // ---------------------------------------------------------------- remote control

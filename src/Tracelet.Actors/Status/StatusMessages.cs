@@ -39,6 +39,7 @@ public sealed record NodeStatusUpdate(
 /// <param name="Produced">Samples the plugin produced (collectors; from its runtime counters), else 0.</param>
 /// <param name="Retry">When retrying: the next attempt (its last error is <paramref name="Error"/>).</param>
 /// <param name="UpdateAvailable">A newer file of a folder plugin, when discovery saw one.</param>
+/// <param name="Stuck">A call of the plugin running past the call timeout (from its runtime counters), else null.</param>
 public sealed record PluginSummary(
     string Name,
     PluginType? Type,
@@ -49,7 +50,8 @@ public sealed record PluginSummary(
     DateTimeOffset? LastTransition,
     long Produced,
     PluginRetry? Retry = null,
-    string? UpdateAvailable = null);
+    string? UpdateAvailable = null,
+    StuckCall? Stuck = null);
 
 /// <summary>One pipeline link in a <see cref="NodeStatusUpdate"/>: the counters a backend's row aggregates.</summary>
 /// <param name="Waiting">Samples buffered behind the window.</param>
@@ -149,6 +151,7 @@ public sealed record NodeView(
 /// <param name="Delivered">Backends: samples delivered to it; collectors: samples produced.</param>
 /// <param name="Retry">When retrying: the next attempt.</param>
 /// <param name="UpdateAvailable">A newer file of a folder plugin, when its node's discovery saw one.</param>
+/// <param name="Stuck">A call of the plugin running past the call timeout, else null.</param>
 public sealed record PluginView(
     string Name,
     PluginType? Type,
@@ -162,4 +165,5 @@ public sealed record PluginView(
     ImmutableSortedDictionary<string, long> Dropped,
     long Delivered,
     PluginRetry? Retry = null,
-    string? UpdateAvailable = null);
+    string? UpdateAvailable = null,
+    StuckCall? Stuck = null);

@@ -22,13 +22,14 @@ namespace Tracelet.Actors.Status;
 /// <para>Every payload starts with a format version byte. Integers are 7-bit varints
 /// (<see cref="BinaryWriter.Write7BitEncodedInt64"/>; negative values do not occur), optional
 /// values (<c>?</c>) a presence byte first, strings <see cref="BinaryWriter.Write(string)"/> (UTF-8,
-/// varint length), times UTC ticks, arrays a varint count. Version 2 (written) carries states and
+/// varint length), times UTC ticks, arrays a varint count. Version 3 (written) adds a stuck call per
+/// plugin; version 2 (still read) carries states and
 /// types as bytes: a state is <see cref="PluginStatusState"/>'s value (0: none), a type
 /// <see cref="PluginType"/>'s value plus one (0: no longer discovered):</para>
 /// <code>
 /// su1: version nodeId:str address:str http:str? roles:count str* incarnation seq
 ///      plugins:count (name type:byte version state:byte error:str? restarts lastTransition? produced
-///                     retry:(nextAttemptAt attempt)? updateAvailable:str?)*
+///                     retry:(nextAttemptAt attempt)? updateAvailable:str? stuck:(call:str since)?)*
 ///      links:count (backend backendNode delivered inFlight waiting bufferSamples dropped:count (reason count)*)*
 /// sc1: version plugin:str action:byte
 /// sr1: version node plugin ok:byte state:byte error:str? flags:byte (bit 0 timed out, bit 1 not found)
@@ -44,7 +45,7 @@ public sealed class StatusSerializer : SerializerWithStringManifest
     public const int SerializerId = 7303;
 
     /// <summary>The layout version written first in every payload.</summary>
-    public const byte FormatVersion = 2;
+    public const byte FormatVersion = 3;
 
     /// <summary>The oldest layout still read.</summary>
     private const byte OldestReadVersion = 1;
@@ -157,6 +158,12 @@ public sealed class StatusSerializer : SerializerWithStringManifest
                 w.Write7BitEncodedInt(retry.Attempt);
             }
             WriteOptional(w, p.UpdateAvailable);
+            w.Write(p.Stuck is not null);
+            if (p.Stuck is { } stuck)
+            {
+                w.Write(stuck.Call);
+                w.Write7BitEncodedInt64(stuck.Since.UtcTicks);
+            }
         }
         var links = u.Links.IsDefault ? [] : u.Links;
         w.Write7BitEncodedInt(links.Length);
@@ -199,12 +206,14 @@ public sealed class StatusSerializer : SerializerWithStringManifest
             var produced = r.Read7BitEncodedInt64();
             PluginRetry? retry = null;
             string? update = null;
+            StuckCall? stuck = null;
             if (version >= 2)
             {
                 if (r.ReadBoolean()) retry = new PluginRetry(ReadTime(r), r.Read7BitEncodedInt(), error ?? "");
                 update = ReadOptional(r);
             }
-            plugins.Add(new PluginSummary(name, type, pluginVersion, state, error, restarts, last, produced, retry, update));
+            if (version >= 3 && r.ReadBoolean()) stuck = new StuckCall(r.ReadString(), ReadTime(r));
+            plugins.Add(new PluginSummary(name, type, pluginVersion, state, error, restarts, last, produced, retry, update, stuck));
         }
         var links = ImmutableArray.CreateBuilder<LinkSummary>(ReadCount(r));
         for (var i = links.Capacity; i > 0; i--)

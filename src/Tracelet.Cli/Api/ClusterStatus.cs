@@ -43,6 +43,14 @@ public sealed record PluginStatus
     public long? Delivered { get; init; }
     public PluginRetry? Retry { get; init; }
     public string? UpdateAvailable { get; init; }
+    public PluginStuck? Stuck { get; init; }
+}
+
+/// <summary>A plugin call running past its node's call timeout: which call, since when.</summary>
+public sealed record PluginStuck
+{
+    public string? Call { get; init; }
+    public DateTimeOffset? Since { get; init; }
 }
 
 /// <summary>A failed plugin its node will try again (state "retrying").</summary>

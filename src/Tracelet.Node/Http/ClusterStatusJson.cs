@@ -28,6 +28,7 @@ internal static class ClusterStatusJson
                 ["error"] = plugins.Count(p => p.State == PluginStatusState.Error),
                 ["retrying"] = plugins.Count(p => p.State == PluginStatusState.Retrying),
                 ["stopped"] = plugins.Count(p => p.State == PluginStatusState.Stopped),
+                ["stuck"] = plugins.Count(p => p.Stuck is not null),
             },
         }, EdgeJson.Cluster);
     }

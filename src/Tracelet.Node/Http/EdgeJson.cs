@@ -14,8 +14,14 @@ namespace Tracelet.Node.Http;
 /// takes a line below.
 /// </summary>
 /// <remarks>
-/// Reflection-based System.Text.Json rather than source generation: a plugin's own status
-/// (<see cref="PluginStatusEntry.Status"/>) holds values of types only the plugin knows.
+/// <para>Reflection-based System.Text.Json rather than source generation: a plugin's own status
+/// (<see cref="PluginStatusEntry.Status"/>) holds values of types only the plugin knows.</para>
+/// <para>No value a plugin returns may fail the whole answer. NaN and infinities are written as the
+/// strings "NaN", "Infinity" and "-Infinity" rather than null: null would read as "no value", while
+/// a plugin that reports an infinite rate or an undefined ratio means something a person should see,
+/// and System.Text.Json reads these strings back as numbers with the same option. Any other value of
+/// a plugin's own status that cannot be written (a cycle, a getter that throws, an unsupported type)
+/// becomes a string naming its type and why, so only that value is lost, never the node's status.</para>
 /// </remarks>
 internal static class EdgeJson
 {
@@ -47,6 +53,7 @@ internal static class EdgeJson
         {
             PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
             DictionaryKeyPolicy = null,
+            NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
             TypeInfoResolver = new DefaultJsonTypeInfoResolver { Modifiers = { Modify } },
         };
         options.Converters.Add(new PluginTypeConverter());
@@ -72,6 +79,7 @@ internal static class EdgeJson
             if (property.AttributeProvider is not System.Reflection.MemberInfo member) continue;
             if (Renamed.TryGetValue((info.Type, member.Name), out var name)) property.Name = name;
             if (OmittedWhenNull.Contains((info.Type, member.Name))) property.ShouldSerialize = static (_, value) => value is not null;
+            if (info.Type == typeof(PluginStatusEntry) && member.Name == nameof(PluginStatusEntry.Status)) property.CustomConverter = PluginOwnStatusConverter.Instance;
         }
     }
 
@@ -85,6 +93,50 @@ internal static class EdgeJson
 
         public override void Write(Utf8JsonWriter writer, PluginType? value, JsonSerializerOptions options) =>
             writer.WriteStringValue(value is { } type ? JsonNamingPolicy.SnakeCaseLower.ConvertName(type.ToString()) : "unknown");
+    }
+
+    /// <summary>
+    /// A plugin's own status, value by value: each is written to a buffer first, so that one that
+    /// throws half-way leaves nothing behind and is replaced by a string saying what it was.
+    /// </summary>
+    private sealed class PluginOwnStatusConverter : JsonConverter<IReadOnlyDictionary<string, object?>>
+    {
+        public static readonly PluginOwnStatusConverter Instance = new();
+
+        public override IReadOnlyDictionary<string, object?>? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
+            JsonSerializer.Deserialize<Dictionary<string, object?>>(ref reader, options);
+
+        public override void Write(Utf8JsonWriter writer, IReadOnlyDictionary<string, object?> value, JsonSerializerOptions options)
+        {
+            writer.WriteStartObject();
+            foreach (var (key, item) in value)
+            {
+                writer.WritePropertyName(key);
+                if (item is null)
+                {
+                    writer.WriteNullValue();
+                    continue;
+                }
+                byte[] json;
+                try
+                {
+                    json = JsonSerializer.SerializeToUtf8Bytes(item, item.GetType(), options);
+                }
+                catch (Exception e) when (e is not OutOfMemoryException)
+                {
+                    writer.WriteStringValue(Unwritable(item, e));
+                    continue;
+                }
+                writer.WriteRawValue(json, skipInputValidation: true);
+            }
+            writer.WriteEndObject();
+        }
+
+        private static string Unwritable(object item, Exception e)
+        {
+            var cause = e is System.Reflection.TargetInvocationException { InnerException: { } inner } ? inner : e;
+            return $"unserialisable {item.GetType().FullName}: {cause.GetType().Name}: {cause.Message}";
+        }
     }
 
     private sealed class UtcTimeConverter : JsonConverter<DateTimeOffset>

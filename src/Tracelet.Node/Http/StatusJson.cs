@@ -21,6 +21,7 @@ internal static class StatusJson
             ["active"] = s.Active,
             ["errors"] = s.Errors,
             ["retrying"] = s.Retrying,
+            ["stuck"] = s.Stuck,
             ["plugins"] = s.Plugins,
             ["discovery_errors"] = s.DiscoveryErrors,
             ["pipeline"] = pipeline is null ? null : Pipeline(pipeline),

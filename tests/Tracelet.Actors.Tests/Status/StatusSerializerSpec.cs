@@ -48,7 +48,8 @@ public sealed class StatusSerializerSpec : Akka.TestKit.Xunit2.TestKit
                 i switch { 7 => PluginStatusState.Error, 8 => PluginStatusState.Retrying, _ => PluginStatusState.Active },
                 i is 7 or 8 ? "NVML_ERROR_GPU_IS_LOST on GPU 3" : null, i % 3, at.AddMinutes(-i), 1_000_000L * i,
                 i == 8 ? new PluginRetry(at.AddSeconds(4), 2, "NVML_ERROR_GPU_IS_LOST on GPU 3") : null,
-                i == 5 ? "1.3.0 (/opt/tracelet/plugins/p5/plugin.dll)" : null))],
+                i == 5 ? "1.3.0 (/opt/tracelet/plugins/p5/plugin.dll)" : null,
+                i == 6 ? new StuckCall("collect", at.AddSeconds(-45)) : null))],
             [.. Enumerable.Range(0, 4).Select(i => new LinkSummary(
                 $"plugin-{i * 4:00}", $"store-{i}", 987_654_321, 20_000, 1_234, 100_000,
                 ImmutableSortedDictionary.CreateRange(StringComparer.Ordinal, [new KeyValuePair<string, long>("overflow", 17)])))]);
@@ -178,7 +179,8 @@ public sealed class StatusSerializerSpec : Akka.TestKit.Xunit2.TestKit
     /// <summary>A property added to a message must be added to the wire format (and to this list), or it would arrive as its default.</summary>
     [Theory]
     [InlineData(typeof(NodeStatusUpdate), "Address,Http,Incarnation,Links,NodeId,Plugins,Roles,Sequence")]
-    [InlineData(typeof(PluginSummary), "Error,LastTransition,Name,Produced,Restarts,Retry,State,Type,UpdateAvailable,Version")]
+    [InlineData(typeof(PluginSummary), "Error,LastTransition,Name,Produced,Restarts,Retry,State,Stuck,Type,UpdateAvailable,Version")]
+    [InlineData(typeof(StuckCall), "Call,Since")]
     [InlineData(typeof(PluginRetry), "Attempt,LastError,NextAttemptAt")]
     [InlineData(typeof(LinkSummary), "Backend,BackendNode,BufferSamples,Delivered,Dropped,InFlight,Waiting")]
     [InlineData(typeof(ControlPlugin), "Action,Plugin")]
