@@ -105,6 +105,7 @@ public sealed class NodeProcessSpec : IDisposable
             Assert.Contains("[tracelet] stopping: the plugins stop in reverse dependency order…", node.Output, StringComparison.Ordinal);
             Assert.Contains("[tracelet] stopped heartbeat", node.Output, StringComparison.Ordinal);
             Assert.Contains("[tracelet] stopped console", node.Output, StringComparison.Ordinal);
+            Assert.True(node.Output.IndexOf("[tracelet] stopping: ", StringComparison.Ordinal) < node.Output.IndexOf("[tracelet] stopped ", StringComparison.Ordinal), node.Output);
         }
 
         await using (var node = StartNode(port))

@@ -32,10 +32,12 @@ internal static class ConsoleTable
         sb.Append(Style(Fit(header + " ──", width), "1", ansi)).Append('\n');
 
         // Columns: 2 spaces, name, space, labels, space, value. Labels give way first, then the name.
-        var nameWidth = Math.Min(MaxNameWidth, rows.Select(r => r.Key.Name.Length).DefaultIfEmpty(0).Max());
+        // Sized by the rows that can be shown: a long label further down must not push every value off to the right.
+        var visible = rows.Take(Math.Max(1, maxLines)).ToList();
+        var nameWidth = Math.Min(MaxNameWidth, visible.Select(r => r.Key.Name.Length).DefaultIfEmpty(0).Max());
         var room = width - 2 - 1 - 1 - ValueWidth;
-        var labelsWidth = Math.Min(rows.Select(r => Labels(r.Key).Length).DefaultIfEmpty(0).Max(), Math.Max(0, room - nameWidth));
-        if (labelsWidth < MinLabelsWidth && rows.Any(r => !r.Key.Labels.IsEmpty))
+        var labelsWidth = Math.Min(visible.Select(r => Labels(r.Key).Length).DefaultIfEmpty(0).Max(), Math.Max(0, room - nameWidth));
+        if (labelsWidth < MinLabelsWidth && visible.Any(r => !r.Key.Labels.IsEmpty))
         {
             labelsWidth = Math.Min(MinLabelsWidth, Math.Max(0, room - 8));
             nameWidth = Math.Max(8, Math.Min(nameWidth, room - labelsWidth));

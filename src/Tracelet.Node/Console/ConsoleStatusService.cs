@@ -25,7 +25,6 @@ internal sealed class ConsoleStatusService(
     {
         // Standard output is looked up at each write: the console backend may wrap it to redraw its table in place.
         await System.Console.Out.WriteLineAsync(StartingLine(settings));
-        lifetime.ApplicationStopping.Register(() => System.Console.Out.WriteLine(Prefix + "stopping: the plugins stop in reverse dependency order…"));
         try
         {
             await WhenStartedAsync(lifetime.ApplicationStarted, stoppingToken);
@@ -104,6 +103,9 @@ internal sealed class ConsoleStatusService(
 
     public static string ReadyLine(string nodeId, string apiUrl) =>
         $"{Prefix}ready: node {nodeId}, API on {apiUrl} (curl {apiUrl}/status, {apiUrl}/metrics, {apiUrl}/query) · Ctrl-C stops";
+
+    /// <summary>Printed once, before the first plugin's stop line.</summary>
+    public const string StoppingLine = Prefix + "stopping: the plugins stop in reverse dependency order…";
 
     public static string StoppedLine(string plugin, string? error) =>
         error is null ? $"{Prefix}stopped {plugin}" : $"{Prefix}stopped {plugin} (its stop threw: {error})";

@@ -7,8 +7,17 @@ namespace Tracelet.Node.Console;
 internal sealed class PluginStopLinesActor : ReceiveActor
 {
     // Standard output is looked up at each line: the console backend may have wrapped it.
-    public PluginStopLinesActor(Func<TextWriter> output) =>
-        Receive<PluginStoppedAtShutdown>(m => output().WriteLine(ConsoleStatusService.StoppedLine(m.Name, m.Error)));
+    public PluginStopLinesActor(Func<TextWriter> output)
+    {
+        // The runtime stops the plugins before the host hears of the shutdown, so the first stop is where it shows.
+        var first = true;
+        Receive<PluginStoppedAtShutdown>(m =>
+        {
+            if (first) output().WriteLine(ConsoleStatusService.StoppingLine);
+            first = false;
+            output().WriteLine(ConsoleStatusService.StoppedLine(m.Name, m.Error));
+        });
+    }
 
     public static Props Props(Func<TextWriter> output) => Akka.Actor.Props.Create(() => new PluginStopLinesActor(output));
 
