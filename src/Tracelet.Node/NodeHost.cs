@@ -41,6 +41,7 @@ internal sealed class NodeHost
             {
                 NodeExitCode.Watch(system);
                 system.ActorOf(QuarantineWatcherActor.Props(), "quarantine-watcher");
+                system.ActorOf(PluginStopLinesActor.Props(() => System.Console.Out), "plugin-stop-lines");
             });
             if (node.SeedNodes.IsEmpty)
             {

@@ -101,6 +101,11 @@ public sealed class NodeProcessSpec : IDisposable
             var exitCode = await node.WaitForExitAsync(TimeSpan.FromSeconds(30));
             Assert.True(exitCode == 0, $"exit code {exitCode}\n{node.Output}");
             Assert.DoesNotContain("Exception", node.Output, StringComparison.Ordinal);
+            // Ctrl-C says what it does, a line per plugin, instead of going quiet until the exit.
+            Assert.Contains("[tracelet] stopping: the plugins stop in reverse dependency order…", node.Output, StringComparison.Ordinal);
+            Assert.Contains("[tracelet] stopped heartbeat", node.Output, StringComparison.Ordinal);
+            Assert.Contains("[tracelet] stopped console", node.Output, StringComparison.Ordinal);
+            Assert.True(node.Output.IndexOf("[tracelet] stopping: ", StringComparison.Ordinal) < node.Output.IndexOf("[tracelet] stopped ", StringComparison.Ordinal), node.Output);
         }
 
         await using (var node = StartNode(port))
@@ -109,6 +114,37 @@ public sealed class NodeProcessSpec : IDisposable
             var status = await node.RequireStatusAsync(Ready, StartTimeout);
             Assert.Equal("active", State(status, "heartbeat"));
             Assert.Equal("active", State(status, "console"));
+        }
+    }
+
+    [Fact]
+    public async Task The_first_start_says_starting_then_one_ready_line_with_the_API_address_and_no_timeout()
+    {
+        var port = NodeBuild.FreeLoopbackPort();
+        await using var node = StartNode(port);
+        await node.RequireStatusAsync(Ready, StartTimeout);
+        var ready = await WaitForLineAsync(node, "[tracelet] ready: ", StartTimeout);
+
+        Assert.Equal($"[tracelet] ready: node process-test, API on http://127.0.0.1:{port} (curl http://127.0.0.1:{port}/status, "
+            + $"http://127.0.0.1:{port}/metrics, http://127.0.0.1:{port}/query) · Ctrl-C stops", ready);
+        var output = node.Output;
+        Assert.Contains("[tracelet] starting… (the API will answer on", output, StringComparison.Ordinal);
+        Assert.True(output.IndexOf("starting…", StringComparison.Ordinal) < output.IndexOf("ready: ", StringComparison.Ordinal), output);
+        Assert.DoesNotContain("did not answer", output, StringComparison.Ordinal);
+        Assert.Single(output.Split('\n'), l => l.Contains("[tracelet] ready: ", StringComparison.Ordinal));
+    }
+
+    /// <summary>The first output line containing <paramref name="text"/>, without the log's timestamp; waits for it up to <paramref name="timeout"/>.</summary>
+    private static async Task<string> WaitForLineAsync(NodeProcess node, string text, TimeSpan timeout)
+    {
+        using var deadline = new CancellationTokenSource(timeout);
+        while (true)
+        {
+            var line = node.Output.Split('\n').FirstOrDefault(l => l.Contains(text, StringComparison.Ordinal));
+            if (line is not null) return line[line.IndexOf(text, StringComparison.Ordinal)..].TrimEnd('\r');
+            if (deadline.IsCancellationRequested) Assert.Fail($"no line with \"{text}\" within {timeout}:\n{node.Output}");
+            // Output arrives from the process asynchronously: look again shortly (a wait for a line, not an assertion).
+            await Task.Delay(100, CancellationToken.None);
         }
     }
 

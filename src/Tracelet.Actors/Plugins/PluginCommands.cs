@@ -116,3 +116,6 @@ public sealed record AllPluginsStopped
 
     private AllPluginsStopped() { }
 }
+
+/// <summary>Published on the local event stream as each plugin stops during <see cref="StopAllPlugins"/>; <paramref name="Error"/> is what its stop threw, if anything.</summary>
+public sealed record PluginStoppedAtShutdown(string Name, string? Error);

@@ -159,6 +159,8 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
         Command<InstanceStopped>(m =>
         {
             if (m.Error is not null) _log.Warning("Plugin {Plugin} threw while stopping: {Error}", m.Name, m.Error);
+            // The node prints a line per plugin as a shutdown goes, so Ctrl-C does not look like a hang.
+            if (_shuttingDown) Context.System.EventStream.Publish(new PluginStoppedAtShutdown(m.Name, m.Error));
             Forget(m.Name, m.Incarnation);
             Answer(m.Name, new In.Stopped(m.Incarnation, m.Error));
         });
