@@ -465,7 +465,7 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
     {
         var current = _current!;
         _current = null;
-        var result = current.Result(_state.Get(current.Operation.Plugin).State);
+        var result = current.Outcome(_state.Get(current.Operation.Plugin).State);
         // The answer waits for the transitions it reports to be written: an operator who was told
         // "active" must find the plugin active after a crash.
         if (current.Operation.ReplyTo is { } replyTo && result is not null) DeferAsync(result, r => replyTo.Tell(r));
@@ -972,7 +972,7 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
 
         public void Fail(string reason) => _failure = reason;
 
-        public object? Result(PluginState state)
+        public object? Outcome(PluginState state)
         {
             if (Reply is not null) return Reply;
             var name = Operation.Plugin;
