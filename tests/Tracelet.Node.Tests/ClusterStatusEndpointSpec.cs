@@ -118,13 +118,13 @@ public sealed class ClusterStatusEndpointSpec : IDisposable
         Assert.Equal(0, status.GetProperty("retrying").GetInt32());
         var heartbeat = status.GetProperty("plugins").GetProperty("heartbeat");
         Assert.Equal(("active", "collector"), (heartbeat.GetProperty("state").GetString(), heartbeat.GetProperty("type").GetString()));
-        Assert.Equal("interval_s,collections,samples_produced,skipped_ticks,blocked_ticks,blocked_by",
-            string.Join(",", heartbeat.GetProperty("runtime").EnumerateObject().Select(p => p.Name)));
+        Assert.Equal("interval_s,collections,samples_produced,skipped_ticks,blocked_ticks,blocked_by,stuck_calls",
+            string.Join(",", heartbeat.GetProperty("runtime").EnumerateObject().Select(p => p.Name))); // stuck only while a call is stuck
         Assert.Equal("state,type,version,status,runtime,restarts,last_transition,origin",
             string.Join(",", heartbeat.EnumerateObject().Select(p => p.Name))); // error, retry and update_available only when there is one
         var console = status.GetProperty("plugins").GetProperty("console");
         Assert.Equal("backend", console.GetProperty("type").GetString());
-        Assert.Equal("batches_written,samples_written,samples_rejected,queue_batches,sources",
+        Assert.Equal("batches_written,samples_written,samples_rejected,queue_batches,sources,stuck_calls",
             string.Join(",", console.GetProperty("runtime").EnumerateObject().Select(p => p.Name)));
     }
 

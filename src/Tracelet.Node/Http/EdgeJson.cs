@@ -39,6 +39,7 @@ internal static class EdgeJson
         (typeof(PluginStatusEntry), nameof(PluginStatusEntry.Runtime)),
         (typeof(PluginStatusEntry), nameof(PluginStatusEntry.Retry)),
         (typeof(PluginStatusEntry), nameof(PluginStatusEntry.UpdateAvailable)),
+        (typeof(PluginRuntime), nameof(PluginRuntime.Stuck)),
     ];
 
     /// <summary>The node's own status (GET /status): times as recorded (ISO 8601 with offset).</summary>
@@ -78,7 +79,8 @@ internal static class EdgeJson
         {
             if (property.AttributeProvider is not System.Reflection.MemberInfo member) continue;
             if (Renamed.TryGetValue((info.Type, member.Name), out var name)) property.Name = name;
-            if (OmittedWhenNull.Contains((info.Type, member.Name))) property.ShouldSerialize = static (_, value) => value is not null;
+            if (OmittedWhenNull.Contains((info.Type, member.Name)) || OmittedWhenNull.Contains((member.DeclaringType!, member.Name)))
+                property.ShouldSerialize = static (_, value) => value is not null;
             if (info.Type == typeof(PluginStatusEntry) && member.Name == nameof(PluginStatusEntry.Status)) property.CustomConverter = PluginOwnStatusConverter.Instance;
         }
     }
