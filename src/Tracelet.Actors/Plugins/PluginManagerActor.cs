@@ -382,7 +382,11 @@ public sealed class PluginManagerActor : ReceivePersistentActor, IWithTimers
             BeginStopAll(op);
             return;
         }
-        if (op.Kind == OperationKind.Unknown) return;
+        if (op.Kind == OperationKind.Unknown)
+        {
+            op.ReplyTo?.Tell(new PluginOperationFailed(op.Plugin, "this PluginManager does not know that command", null));
+            return;
+        }
         if (_shuttingDown)
         {
             op.ReplyTo?.Tell(new PluginOperationFailed(op.Plugin, "the node is shutting down", _state.Get(op.Plugin).State));

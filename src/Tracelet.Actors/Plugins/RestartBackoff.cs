@@ -3,10 +3,7 @@ namespace Tracelet.Actors.Plugins;
 /// <summary>Exponential backoff with jitter between supervised restarts.</summary>
 internal static class RestartBackoff
 {
-    /// <summary>The delay before restart number <paramref name="attempt"/> (1-based).</summary>
-    public static TimeSpan Delay(SupervisionSettings s, int attempt, Random random) => Delay(s, attempt, random.NextDouble());
-
-    /// <summary>The delay before restart number <paramref name="attempt"/>, with a jitter sample in [0, 1).</summary>
+    /// <summary>The delay before restart number <paramref name="attempt"/> (1-based), with a jitter sample in [0, 1).</summary>
     public static TimeSpan Delay(SupervisionSettings s, int attempt, double jitterSample)
     {
         var exponent = Math.Min(attempt - 1, 30);
